@@ -1,0 +1,93 @@
+/**
+ * What catalogers see and produce. A cataloger never knows about tar, registries or
+ * storage: it declares the paths it needs and reads them from a FileView (the squashed
+ * image, one layer, or a directory on disk).
+ */
+
+/** Paths a cataloger needs the walker to keep. Paths are absolute, "/"-separated. */
+export interface PathNeeds {
+  /** exact paths, e.g. "/var/lib/dpkg/status" */
+  exact?: string[];
+  /** globs over the whole path (picomatch syntax, dot files included), e.g. "/var/lib/dpkg/status.d/*" */
+  globs?: string[];
+  /** file names anywhere in the tree, e.g. "METADATA" */
+  basenames?: string[];
+}
+
+/** One regular file of the final (squashed) image view. */
+export interface ViewFile {
+  /** absolute path, "/"-separated, no trailing slash */
+  path: string;
+  content: Buffer;
+  /** file mode bits (permissions + setuid/setgid/sticky) */
+  mode: number;
+  /** digest of the layer that last wrote this file */
+  layer: string;
+  /** true when the file was larger than the per-file read limit and content holds only its start */
+  truncated?: boolean;
+}
+
+export interface FileView {
+  /** The file at `path`, following symlinks inside the image root. */
+  get(path: string): ViewFile | undefined;
+  /** Every kept file whose real path matches the glob (picomatch syntax). */
+  glob(pattern: string): ViewFile[];
+}
+
+export interface Distro {
+  /** os-release ID, e.g. "debian", "ubuntu", "alpine" */
+  id: string;
+  /** os-release VERSION_ID, e.g. "12", "22.04", "3.19.1"; absent for testing/sid */
+  versionId?: string;
+  /** os-release VERSION_CODENAME, e.g. "bookworm" */
+  codename?: string;
+  prettyName?: string;
+  idLike?: string[];
+  /** the file it was read from */
+  source: string;
+}
+
+export interface Package {
+  /** package type, as in purl: "deb", "apk", "rpm", "npm", "pypi", ... */
+  type: string;
+  name: string;
+  version: string;
+  /** source package (dpkg Source:, rpm SOURCERPM, apk origin) */
+  sourceName?: string;
+  sourceVersion?: string;
+  arch?: string;
+  /** package URL (packageurl-js) */
+  purl: string;
+  /** digest of the layer that introduced this package's record */
+  layer: string;
+  /** files the record was read from */
+  locations: string[];
+  /** format-specific extras (dpkg status, maintainer, ...) */
+  metadata?: Record<string, string>;
+}
+
+/** A problem one cataloger had with one file: kept with its path and layer; the scan goes on. */
+export interface CatalogIssue {
+  cataloger: string;
+  path: string;
+  layer?: string;
+  message: string;
+}
+
+export interface CatalogContext {
+  distro?: Distro;
+}
+
+export interface CatalogResult {
+  packages: Package[];
+  issues: CatalogIssue[];
+}
+
+export interface Cataloger {
+  /** stable name, e.g. "dpkg" */
+  readonly name: string;
+  /** bump when the output for the same input changes: it is part of the layer cache key */
+  readonly version: number;
+  readonly needs: PathNeeds;
+  catalog(view: FileView, ctx: CatalogContext): CatalogResult;
+}
