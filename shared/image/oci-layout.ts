@@ -1,0 +1,151 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DrydockError, type ErrorContext } from '../errors.js';
+import type { ImageSource } from '../ports/image-source.js';
+import { assertDigest, sha256Digest, verifyDigest } from './digest.js';
+import { MediaType } from './media-types.js';
+import { TarIndex } from './tar-index.js';
+import type { Descriptor, FetchedManifest, ImageIndex } from './types.js';
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+const CONTAINERD_NAME = 'io.containerd.image.name';
+const MAX_JSON = 4 * 1024 * 1024;
+
+/** The files of an OCI image layout, in a directory or an uncompressed tar of one. */
+interface LayoutFiles {
+  read(rel: string): Promise<Buffer>;
+  stream(rel: string): Promise<Readable>;
+}
+
+class DirFiles implements LayoutFiles {
+  constructor(private readonly root: string) {}
+  async read(rel: string): Promise<Buffer> {
+    const file = join(this.root, rel);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) throw notFound(rel);
+    if (st.size > MAX_JSON) throw new DrydockError('LIMIT_EXCEEDED', `${rel} is larger than ${MAX_JSON} bytes`);
+    return readFile(file);
+  }
+  async stream(rel: string): Promise<Readable> {
+    const file = join(this.root, rel);
+    if (!(await stat(file).catch(() => undefined))?.isFile()) throw notFound(rel);
+    return createReadStream(file, { highWaterMark: 256 * 1024 });
+  }
+}
+
+class ArchiveFiles implements LayoutFiles {
+  constructor(private readonly tar: TarIndex) {}
+  async read(rel: string): Promise<Buffer> {
+    if (!this.tar.member(rel)) throw notFound(rel);
+    return this.tar.read(rel, MAX_JSON);
+  }
+  async stream(rel: string): Promise<Readable> {
+    if (!this.tar.member(rel)) throw notFound(rel);
+    return this.tar.stream(rel);
+  }
+}
+
+function notFound(rel: string): DrydockError {
+  return new DrydockError(rel.startsWith('blobs/') ? 'BLOB_NOT_FOUND' : 'SOURCE_UNREADABLE', `${rel} is missing from the image layout`);
+}
+
+/**
+ * An OCI image layout (image-layout.md): `oci:<dir>[:tag]` or `oci-archive:<tar>[:tag]`.
+ * The tag is matched against org.opencontainers.image.ref.name in index.json.
+ */
+export class OciLayoutSource implements ImageSource {
+  private constructor(
+    readonly name: string,
+    private readonly files: LayoutFiles,
+    private readonly tag: string | undefined,
+    private readonly image: string,
+  ) {}
+
+  static async fromDir(dir: string, tag: string | undefined, image: string): Promise<OciLayoutSource> {
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new DrydockError('SOURCE_UNREADABLE', `${dir} is not a directory holding an OCI image layout`, { context: { image } });
+    return new OciLayoutSource(`oci ${dir}${tag ? `:${tag}` : ''}`, new DirFiles(dir), tag, image);
+  }
+
+  static async fromArchive(path: string, tag: string | undefined, image: string): Promise<OciLayoutSource> {
+    const tar = await TarIndex.open(path).catch((e: unknown) => {
+      throw e instanceof DrydockError ? e.withContext({ image }) : e;
+    });
+    return new OciLayoutSource(`oci-archive ${path}${tag ? `:${tag}` : ''}`, new ArchiveFiles(tar), tag, image);
+  }
+
+  private get ctx(): ErrorContext {
+    return { image: this.image };
+  }
+
+  async rootManifest(): Promise<FetchedManifest> {
+    const layoutBytes = await this.files.read('oci-layout').catch(() => undefined);
+    const layout = layoutBytes ? parseJson(layoutBytes, 'oci-layout', this.ctx) : undefined;
+    if (!layout || typeof (layout as { imageLayoutVersion?: unknown }).imageLayoutVersion !== 'string') {
+      throw new DrydockError('SOURCE_UNREADABLE', 'not an OCI image layout: the oci-layout file is missing or has no imageLayoutVersion', { context: this.ctx });
+    }
+    const indexBytes = await this.files.read('index.json').catch((e: unknown) => {
+      throw new DrydockError('SOURCE_UNREADABLE', 'not an OCI image layout: index.json is missing', { context: this.ctx, cause: e });
+    });
+    const index = parseJson(indexBytes, 'index.json', this.ctx) as ImageIndex;
+    if (!Array.isArray(index.manifests)) throw new DrydockError('INVALID_MANIFEST', 'index.json has no manifests array', { context: this.ctx });
+    const named = (d: Descriptor) => d.annotations?.[REF_NAME] ?? d.annotations?.[CONTAINERD_NAME];
+    if (this.tag) {
+      const tag = this.tag;
+      const hit = index.manifests.find((d) => {
+        const n = named(d);
+        return n === tag || (n !== undefined && n.endsWith(`:${tag}`));
+      });
+      if (!hit) {
+        const tags = index.manifests.map(named).filter(Boolean);
+        throw new DrydockError('MANIFEST_NOT_FOUND', `no image tagged "${tag}" in the layout (tags: ${tags.join(', ') || 'none'})`, { context: this.ctx });
+      }
+      return this.manifest(hit);
+    }
+    if (index.manifests.length === 1) return this.manifest(index.manifests[0]!);
+    const names = [...new Set(index.manifests.map(named).filter((n): n is string => Boolean(n)))];
+    if (names.length > 1) {
+      throw new DrydockError('MANIFEST_NOT_FOUND', `the layout holds several images; name one with :<tag> (tags: ${names.join(', ')})`, { context: this.ctx });
+    }
+    // Untagged per-platform manifests: index.json itself is the image index.
+    return { bytes: indexBytes, mediaType: index.mediaType ?? MediaType.OciIndex, digest: sha256Digest(indexBytes) };
+  }
+
+  async manifest(descriptor: Descriptor): Promise<FetchedManifest> {
+    const bytes = await this.blob(descriptor);
+    // The resolver reads the document's own mediaType / shape when the descriptor has none.
+    return { bytes, mediaType: descriptor.mediaType ?? '', digest: descriptor.digest };
+  }
+
+  async blob(descriptor: Descriptor): Promise<Buffer> {
+    const ctx = { ...this.ctx, path: descriptor.digest };
+    const bytes = await this.files.read(blobPath(descriptor.digest, ctx)).catch((e: unknown) => {
+      throw e instanceof DrydockError ? e.withContext(ctx) : e;
+    });
+    verifyDigest(bytes, descriptor.digest, ctx);
+    return bytes;
+  }
+
+  async openBlob(descriptor: Descriptor): Promise<Readable> {
+    const ctx = { ...this.ctx, layer: descriptor.digest };
+    return this.files.stream(blobPath(descriptor.digest, ctx)).catch((e: unknown) => {
+      throw e instanceof DrydockError ? e.withContext(ctx) : e;
+    });
+  }
+}
+
+function blobPath(digest: string, ctx: ErrorContext): string {
+  assertDigest(digest, ctx);
+  const [alg, hex] = digest.split(':');
+  return `blobs/${alg}/${hex}`;
+}
+
+export function parseJson(bytes: Buffer, what: string, context: ErrorContext): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new DrydockError('INVALID_MANIFEST', `${what} is not valid JSON: ${(e as Error).message}`, { context, cause: e });
+  }
+}

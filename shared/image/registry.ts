@@ -1,0 +1,609 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
+import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
+import type { ImageSource } from '../ports/image-source.js';
+import { basicAuthorization, chainCredentials, parseTokenResponse, parseWwwAuthenticate, type Challenge, type CredentialProvider, type Credentials } from './auth.js';
+import { ecrCredentials } from './ecr-auth.js';
+import { MANIFEST_ACCEPT, MediaType, SCHEMA1_TYPES } from './media-types.js';
+import { apiHost, formatReference, isLoopbackHost, manifestReference, type RegistryReference } from './reference.js';
+import {
+  DEFAULT_RETRY,
+  abortedError,
+  isTransientNetworkError,
+  parseRetryAfter,
+  realSleep,
+  withRetry,
+  type Attempt,
+  type RetryOptions,
+  type Sleep,
+} from './retry.js';
+import type { Descriptor, FetchedManifest } from './types.js';
+
+/**
+ * A client for the pull side of the OCI distribution API (distribution-spec v1.1) on
+ * Node's fetch: manifests and blobs, anonymous or token / Basic auth, retries, and a
+ * strict transport policy (https, except plain http for loopback registries and hosts
+ * listed as insecure). Blob downloads follow redirects to object storage by hand so that the
+ * registry's Authorization header never leaves the registry's origin.
+ */
+
+export interface RegistryClientOptions {
+  /** hosts ("host:port") that may be spoken to over plain http; loopback hosts always may */
+  insecureRegistries?: string[];
+  /** omitted: anonymous pulls only */
+  credentials?: CredentialProvider;
+  /** defaults to DEFAULT_RETRY (4 attempts) */
+  retry?: Partial<RetryOptions>;
+  /** the wait between retries; tests inject one that records and returns at once */
+  sleep?: Sleep;
+  userAgent?: string;
+  /** defaults to the global fetch */
+  fetch?: typeof fetch;
+  /** the clock for token lifetimes; defaults to Date.now */
+  now?: () => number;
+}
+
+/** What a HEAD on a manifest tells: enough to decide whether it changed. */
+export interface ManifestHead {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+/** Larger manifests are refused (LIMIT_EXCEEDED), as distribution registries refuse to store them. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The largest blob `getBlobBytes` reads into memory (configs are a few KiB; layers are streamed). */
+export const MAX_IN_MEMORY_BLOB_BYTES = 32 * 1024 * 1024;
+
+export const DEFAULT_USER_AGENT = 'drydock (container-image scanner)';
+
+const MAX_REDIRECTS = 5;
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+/** A bearer token is dropped this long before the token server says it expires. */
+const TOKEN_EXPIRY_MARGIN_MS = 10_000;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const RETRY_STATUSES = new Set([500, 502, 503, 504]);
+/** Content-Type values that say nothing about which manifest type the body is. */
+const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'application/octet-stream']);
+const TAG = /^\w[\w.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+/** Digest algorithms we can verify (those of the OCI image spec). */
+const DIGEST_ALGORITHMS = new Set(['sha256', 'sha512']);
+
+/** One logical call: how to name it in errors, and its abort signal. */
+interface Call {
+  context: ErrorContext;
+  /** e.g. "manifest 1.0 of app", "blob sha256:… of app" */
+  what: string;
+  signal: AbortSignal | undefined;
+}
+
+/** An Authorization value the client holds for one repository scope. */
+interface Grant {
+  authorization: string;
+  /** whether credentials were sent to obtain it (decides the wording of a 401) */
+  withCredentials: boolean;
+  expiresAt: number;
+}
+
+export class RegistryClient {
+  /** the registry's origin, e.g. "https://ghcr.io", "http://127.0.0.1:5000" */
+  readonly origin: string;
+  private readonly insecure: Set<string>;
+  private readonly retry: RetryOptions;
+  private readonly sleep: Sleep;
+  private readonly userAgent: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  private readonly grants = new Map<string, Grant>();
+  private readonly pendingGrants = new Map<string, Promise<Grant>>();
+
+  /** `host` is "host[:port]" as API requests go to it (see apiHost), without a scheme. */
+  constructor(
+    readonly host: string,
+    private readonly options: RegistryClientOptions = {},
+  ) {
+    if (!host || /[/\s@]/.test(host)) {
+      throw new DrydockError('CONFIG', `"${host}" is not a registry host (expected host[:port] without a scheme)`);
+    }
+    this.insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
+    const plainHttp = isLoopbackHost(host) || this.insecure.has(host.toLowerCase());
+    this.origin = new URL(`${plainHttp ? 'http' : 'https'}://${host}`).origin;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.sleep = options.sleep ?? realSleep;
+    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * A manifest or index by tag or digest, exactly as stored. Its digest is computed here
+   * (and must equal `reference` when that is a digest). Schema 1 manifests are refused.
+   * `image` names the image in errors (default "host/repo:reference").
+   */
+  async getManifest(repo: string, reference: string, signal?: AbortSignal, image?: string): Promise<FetchedManifest> {
+    const call = this.manifestCall(repo, reference, signal, image);
+    const res = await this.registryRequest(repo, `manifests/${reference}`, 'GET', call, {
+      accept: MANIFEST_ACCEPT.join(', '),
+      notFound: () => this.manifestNotFound(repo, reference, call),
+    });
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, call, () => {
+      return new DrydockError('LIMIT_EXCEEDED', `${call.what} is larger than ${MAX_MANIFEST_BYTES} bytes`, { context: call.context });
+    });
+    const mediaType = manifestMediaType(res.headers.get('content-type'), bytes, call);
+    const digest = DIGEST.test(reference) ? verifyDigest(bytes, reference, call) : computeDigest(bytes, 'sha256');
+    return { bytes, mediaType, digest };
+  }
+
+  /**
+   * A manifest's media type, digest and size without its body. Falls back to a GET when
+   * the registry omits Docker-Content-Digest, Content-Length or a specific Content-Type.
+   */
+  async headManifest(repo: string, reference: string, signal?: AbortSignal, image?: string): Promise<ManifestHead> {
+    const call = this.manifestCall(repo, reference, signal, image);
+    const res = await this.registryRequest(repo, `manifests/${reference}`, 'HEAD', call, {
+      accept: MANIFEST_ACCEPT.join(', '),
+      notFound: () => this.manifestNotFound(repo, reference, call),
+    });
+    await discard(res);
+    const mediaType = bareContentType(res.headers.get('content-type'));
+    if (SCHEMA1_TYPES.includes(mediaType)) throw schema1Error(mediaType, call);
+    const digest = res.headers.get('docker-content-digest')?.trim() ?? '';
+    const size = Number(res.headers.get('content-length') ?? NaN);
+    if (!DIGEST.test(digest) || !Number.isSafeInteger(size) || GENERIC_CONTENT_TYPES.has(mediaType)) {
+      const m = await this.getManifest(repo, reference, signal, call.context.image);
+      return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+    }
+    if (DIGEST.test(reference) && digest !== reference) {
+      throw new DrydockError('DIGEST_MISMATCH', `${call.what}: the registry reports digest ${digest}`, { context: call.context });
+    }
+    return { mediaType, digest, size };
+  }
+
+  /**
+   * A blob as a raw stream, exactly as stored (not verified: the reader hashes it while
+   * it streams). Stream errors are DrydockErrors naming the image and the digest.
+   */
+  async getBlob(repo: string, descriptor: Descriptor, signal?: AbortSignal, image?: string): Promise<Readable> {
+    const call = this.blobCall(repo, descriptor, signal, image);
+    const res = await this.fetchBlob(repo, descriptor, call);
+    return relay(res, call);
+  }
+
+  /** A small blob (an image config) read whole; its size and digest are verified. */
+  async getBlobBytes(repo: string, descriptor: Descriptor, signal?: AbortSignal, image?: string): Promise<Buffer> {
+    const call = this.blobCall(repo, descriptor, signal, image);
+    if (descriptor.size > MAX_IN_MEMORY_BLOB_BYTES) {
+      throw new DrydockError('LIMIT_EXCEEDED', `${call.what} is ${descriptor.size} bytes, more than the ${MAX_IN_MEMORY_BLOB_BYTES} read into memory`, {
+        context: call.context,
+      });
+    }
+    const res = await this.fetchBlob(repo, descriptor, call);
+    const tooLong = () => sizeMismatch(call, descriptor.size, 'more');
+    const bytes = await readBody(res, descriptor.size, call, tooLong);
+    if (bytes.length !== descriptor.size) throw sizeMismatch(call, descriptor.size, String(bytes.length));
+    verifyDigest(bytes, descriptor.digest, call);
+    return bytes;
+  }
+
+  private async fetchBlob(repo: string, descriptor: Descriptor, call: Call): Promise<Response> {
+    if (!DIGEST.test(descriptor.digest)) {
+      throw new DrydockError('INVALID_MANIFEST', `"${descriptor.digest}" is not a digest`, { context: call.context });
+    }
+    return this.registryRequest(repo, `blobs/${descriptor.digest}`, 'GET', call, {
+      notFound: () =>
+        new DrydockError('BLOB_NOT_FOUND', `blob ${descriptor.digest} not found in ${this.host}/${repo}`, { context: call.context }),
+    });
+  }
+
+  private manifestCall(repo: string, reference: string, signal: AbortSignal | undefined, image: string | undefined): Call {
+    const sep = DIGEST.test(reference) ? '@' : ':';
+    const call: Call = {
+      context: { image: image ?? `${this.host}/${repo}${sep}${reference}` },
+      what: `manifest ${reference} of ${this.host}/${repo}`,
+      signal,
+    };
+    if (!DIGEST.test(reference) && !TAG.test(reference)) {
+      throw new DrydockError('BAD_REFERENCE', `"${reference}" is neither a tag nor a digest`, { context: call.context });
+    }
+    return call;
+  }
+
+  private blobCall(repo: string, descriptor: Descriptor, signal: AbortSignal | undefined, image: string | undefined): Call {
+    return {
+      context: { image: image ?? `${this.host}/${repo}`, layer: descriptor.digest },
+      what: `blob ${descriptor.digest} of ${this.host}/${repo}`,
+      signal,
+    };
+  }
+
+  private manifestNotFound(repo: string, reference: string, call: Call): DrydockError {
+    return new DrydockError('MANIFEST_NOT_FOUND', `manifest ${reference} not found in ${this.host}/${repo}`, { context: call.context });
+  }
+
+  /**
+   * One request to the registry API with authentication: anonymous (or with the grant
+   * held for this repository) first; on a 401 obtain a grant from the challenge and try
+   * once more. Returns a 2xx response; every other status becomes an error.
+   */
+  private async registryRequest(
+    repo: string,
+    path: string,
+    method: 'GET' | 'HEAD',
+    call: Call,
+    opts: { accept?: string; notFound: () => DrydockError },
+  ): Promise<Response> {
+    const url = new URL(`/v2/${repo}/${path}`, this.origin);
+    const headers: Record<string, string> = opts.accept ? { accept: opts.accept } : {};
+    const scope = `repository:${repo}:pull`;
+    const held = this.heldGrant(scope);
+    let { res, url: finalUrl } = await this.follow(url, method, headers, held?.authorization, this.origin, call);
+    if (res.status === 401 && finalUrl.origin === this.origin) {
+      const challenges = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '');
+      await discard(res);
+      const grant = await this.obtainGrant(scope, challenges, held, call);
+      ({ res, url: finalUrl } = await this.follow(url, method, headers, grant.authorization, this.origin, call));
+      if (res.status === 401 && finalUrl.origin === this.origin) {
+        await discard(res);
+        throw this.unauthorized(grant.withCredentials, call);
+      }
+    }
+    if (res.ok) return res;
+    await discard(res);
+    if (res.status === 404) throw opts.notFound();
+    throw this.statusError(res, finalUrl, call);
+  }
+
+  /**
+   * Sends a request and follows up to MAX_REDIRECTS redirects by hand. The Authorization
+   * value goes only to `authOrigin`; every hop must pass the transport policy.
+   */
+  private async follow(
+    start: URL,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    authorization: string | undefined,
+    authOrigin: string,
+    call: Call,
+  ): Promise<{ res: Response; url: URL }> {
+    let url = start;
+    for (let hop = 0; ; hop++) {
+      const hopHeaders: Record<string, string> = { ...headers, 'user-agent': this.userAgent };
+      if (authorization && url.origin === authOrigin) hopHeaders.authorization = authorization;
+      const res = await this.exchange(url, method, hopHeaders, call);
+      const location = res.headers.get('location');
+      if (!REDIRECT_STATUSES.has(res.status) || !location) return { res, url };
+      await discard(res);
+      if (hop >= MAX_REDIRECTS) {
+        throw new DrydockError('SOURCE_UNREADABLE', `${call.what}: more than ${MAX_REDIRECTS} redirects`, { context: call.context });
+      }
+      url = new URL(location, url);
+    }
+  }
+
+  /** One HTTP exchange, retried on 429, 5xx and dropped connections. Redirects are returned, not followed. */
+  private async exchange(url: URL, method: string, headers: Record<string, string>, call: Call): Promise<Response> {
+    this.checkTransport(url, call);
+    const { context, signal } = call;
+    return withRetry(
+      async (attempt): Promise<Attempt<Response>> => {
+        const tries = `attempt ${attempt} of ${this.retry.attempts}`;
+        let res: Response;
+        try {
+          res = await this.fetchImpl(url, { method, headers, redirect: 'manual', signal });
+        } catch (e) {
+          if (signal?.aborted || isAbort(e)) throw abortedError(context, e);
+          const err = new DrydockError('NETWORK', `${call.what}: cannot reach ${url.host} (${describe(e)}; ${tries})`, { context, cause: e });
+          if (isTransientNetworkError(e)) return { retry: err };
+          throw err;
+        }
+        if (res.status !== 429 && !RETRY_STATUSES.has(res.status)) return { value: res };
+        await discard(res);
+        const afterMs = parseRetryAfter(res.headers.get('retry-after'), this.now());
+        const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+        const err =
+          res.status === 429
+            ? new DrydockError('THROTTLED', `${call.what}: ${url.host} is throttling requests (${status}; ${tries})`, { context })
+            : new DrydockError('SERVER_ERROR', `${call.what}: ${url.host} answered ${status} (${tries})`, { context });
+        return afterMs === undefined ? { retry: err } : { retry: err, afterMs };
+      },
+      { retry: this.retry, sleep: this.sleep, signal, context },
+    );
+  }
+
+  /**
+   * Checked before every request: https always; plain http to hosts listed as insecure,
+   * and to loopback hosts only when the registry itself is spoken to over http. A registry
+   * on https cannot send us (by redirect or token realm) to plain http on this machine,
+   * where local services such as the Lambda runtime API listen.
+   */
+  private checkTransport(url: URL, call: Call): void {
+    if (url.protocol === 'https:') return;
+    if (url.protocol !== 'http:') {
+      throw new DrydockError('SOURCE_UNREADABLE', `${call.what}: refusing to fetch ${url.protocol} URL ${url.origin}`, { context: call.context });
+    }
+    if (this.insecure.has(url.host)) return;
+    if (isLoopbackHost(url.host) && this.origin.startsWith('http:')) return;
+    throw new DrydockError(
+      'INSECURE_REGISTRY',
+      `${call.what}: refusing plain http to ${url.host}; list it in insecureRegistries (--insecure-registry) to allow it`,
+      { context: call.context },
+    );
+  }
+
+  /** The grant held for `scope`, if it has not expired. */
+  private heldGrant(scope: string): Grant | undefined {
+    const grant = this.grants.get(scope);
+    if (grant && grant.expiresAt > this.now()) return grant;
+    this.grants.delete(scope);
+    return undefined;
+  }
+
+  /**
+   * A fresh grant for `scope` after the registry refused `refused` (or no grant). Callers
+   * that were refused at the same time share one token request; a grant another caller
+   * obtained meanwhile is reused.
+   */
+  private async obtainGrant(scope: string, challenges: Challenge[], refused: Grant | undefined, call: Call): Promise<Grant> {
+    const held = this.heldGrant(scope);
+    if (held && held !== refused) return held;
+    let pending = this.pendingGrants.get(scope);
+    if (!pending) {
+      pending = this.requestGrant(scope, challenges, call).finally(() => this.pendingGrants.delete(scope));
+      this.pendingGrants.set(scope, pending);
+    }
+    const grant = await pending;
+    this.grants.set(scope, grant);
+    return grant;
+  }
+
+  /** Answers a challenge: a Bearer token from the realm (with Basic credentials if any), else Basic credentials. */
+  private async requestGrant(scope: string, challenges: Challenge[], call: Call): Promise<Grant> {
+    const creds = await this.credentials(call);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    if (!bearer) {
+      if (!creds) throw this.unauthorized(false, call);
+      // Basic credentials do not expire on their own; a later 401 asks the provider again.
+      return { authorization: basicAuthorization(creds), withCredentials: true, expiresAt: Infinity };
+    }
+    let tokenUrl: URL;
+    try {
+      tokenUrl = new URL(bearer.params.realm ?? '');
+    } catch (e) {
+      throw new DrydockError('UNAUTHORIZED', `${this.host} sent a Bearer challenge without a valid realm URL`, { context: call.context, cause: e });
+    }
+    if (bearer.params.service) tokenUrl.searchParams.set('service', bearer.params.service);
+    tokenUrl.searchParams.set('scope', scope);
+    const tokenCall: Call = { ...call, what: `token for ${scope} from ${tokenUrl.host}` };
+    const { res } = await this.follow(
+      tokenUrl,
+      'GET',
+      { accept: 'application/json' },
+      creds && basicAuthorization(creds),
+      tokenUrl.origin,
+      tokenCall,
+    );
+    if (!res.ok) {
+      await discard(res);
+      if (res.status === 401) throw this.unauthorized(Boolean(creds), call);
+      throw this.statusError(res, tokenUrl, tokenCall);
+    }
+    const body = await readBody(res, MAX_TOKEN_RESPONSE_BYTES, tokenCall, () => {
+      return new DrydockError('UNAUTHORIZED', `${tokenCall.what}: the token response is too large`, { context: call.context });
+    });
+    const answer = parseTokenResponse(body.toString('utf8'));
+    if (!answer) {
+      throw new DrydockError('UNAUTHORIZED', `${tokenCall.what}: the token server answered without a token`, { context: call.context });
+    }
+    return {
+      authorization: `Bearer ${answer.token}`,
+      withCredentials: Boolean(creds),
+      expiresAt: this.now() + answer.expiresInSeconds * 1000 - TOKEN_EXPIRY_MARGIN_MS,
+    };
+  }
+
+  private async credentials(call: Call): Promise<Credentials | undefined> {
+    const provider = this.options.credentials;
+    if (!provider) return undefined;
+    try {
+      return await provider.get(this.host, call.signal);
+    } catch (e) {
+      if (e instanceof DrydockError) throw e.withContext(call.context);
+      if (call.signal?.aborted || isAbort(e)) throw abortedError(call.context, e);
+      throw new DrydockError('CONFIG', `cannot get credentials for ${this.host}: ${describe(e)}`, { context: call.context, cause: e });
+    }
+  }
+
+  private unauthorized(withCredentials: boolean, call: Call): DrydockError {
+    const message = withCredentials
+      ? `wrong credentials for ${this.host}: the registry refused them for ${call.what}`
+      : `${this.host} needs credentials for ${call.what} and none were given (or the repository does not exist)`;
+    return new DrydockError('UNAUTHORIZED', message, { context: call.context });
+  }
+
+  /** A non-2xx answer that is not retried and not a registry 404. */
+  private statusError(res: Response, url: URL, call: Call): DrydockError {
+    const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+    if (res.status === 403) {
+      return new DrydockError('DENIED', `${call.what}: access denied by ${url.host} (${status})`, { context: call.context });
+    }
+    if (res.status === 401) {
+      return new DrydockError('UNAUTHORIZED', `${call.what}: ${url.host} refused the request (${status})`, { context: call.context });
+    }
+    return new DrydockError('SOURCE_UNREADABLE', `${call.what}: unexpected ${status} from ${url.host}`, { context: call.context });
+  }
+}
+
+/** An ImageSource over a registry, for one image reference. */
+export class RegistrySource implements ImageSource {
+  readonly name: string;
+  readonly client: RegistryClient;
+
+  /**
+   * An ECR reference also gets ECR credentials for its region (the default AWS credential
+   * chain), asked when `options.credentials` has none for the host; every other registry
+   * is pulled with `options.credentials`, or anonymously.
+   */
+  constructor(
+    readonly ref: RegistryReference,
+    options: RegistryClientOptions = {},
+  ) {
+    this.name = `registry ${formatReference(ref)}`;
+    const ecr = ref.ecr ? ecrCredentials({ region: ref.ecr.region, fips: ref.ecr.fips }) : undefined;
+    const credentials = options.credentials && ecr ? chainCredentials(options.credentials, ecr) : (options.credentials ?? ecr);
+    this.client = new RegistryClient(apiHost(ref), { ...options, credentials });
+  }
+
+  rootManifest(signal?: AbortSignal): Promise<FetchedManifest> {
+    return this.client.getManifest(this.ref.repository, manifestReference(this.ref), signal, this.ref.original);
+  }
+
+  async manifest(descriptor: Descriptor, signal?: AbortSignal): Promise<FetchedManifest> {
+    const m = await this.client.getManifest(this.ref.repository, descriptor.digest, signal, this.ref.original);
+    if (m.bytes.length !== descriptor.size) {
+      const what = `manifest ${descriptor.digest} of ${this.client.host}/${this.ref.repository}`;
+      throw new DrydockError('SIZE_MISMATCH', `${what} is ${m.bytes.length} bytes, its descriptor says ${descriptor.size}`, {
+        context: { image: this.ref.original },
+      });
+    }
+    return m;
+  }
+
+  blob(descriptor: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+    return this.client.getBlobBytes(this.ref.repository, descriptor, signal, this.ref.original);
+  }
+
+  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    return this.client.getBlob(this.ref.repository, descriptor, signal, this.ref.original);
+  }
+}
+
+/**
+ * The manifest's media type: the Content-Type when it names one, else the document's
+ * mediaType field, else its shape (OCI allows both to be absent). Schema 1 is refused.
+ */
+function manifestMediaType(contentType: string | null, bytes: Buffer, call: Call): string {
+  const header = bareContentType(contentType);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new DrydockError('INVALID_MANIFEST', `${call.what} is not valid JSON`, { context: call.context, cause: e });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new DrydockError('INVALID_MANIFEST', `${call.what} is not a JSON object`, { context: call.context });
+  }
+  const fields = doc as { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
+  const field = typeof fields.mediaType === 'string' ? fields.mediaType : undefined;
+  if (SCHEMA1_TYPES.includes(header)) throw schema1Error(header, call);
+  if (field && SCHEMA1_TYPES.includes(field)) throw schema1Error(field, call);
+  if (fields.schemaVersion === 1) throw schema1Error('schemaVersion 1', call);
+  if (!GENERIC_CONTENT_TYPES.has(header)) return header;
+  if (field) return field;
+  if (Array.isArray(fields.manifests)) return MediaType.OciIndex;
+  if (fields.config && Array.isArray(fields.layers)) return MediaType.OciManifest;
+  throw new DrydockError('UNSUPPORTED_MEDIA_TYPE', `${call.what} has no media type and is neither a manifest nor an index`, {
+    context: call.context,
+  });
+}
+
+function schema1Error(what: string, call: Call): DrydockError {
+  return new DrydockError(
+    'SCHEMA1_UNSUPPORTED',
+    `${call.what} is a Docker schema 1 manifest (${what}); schema 1 images are deprecated and cannot be scanned: ` +
+      're-push the image with a current Docker or buildx so that it is stored as schema 2 / OCI',
+    { context: call.context },
+  );
+}
+
+function bareContentType(value: string | null): string {
+  return (value ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function computeDigest(bytes: Buffer, algorithm: string): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+/** Checks `bytes` against `expected` (sha256 or sha512) and returns it. */
+function verifyDigest(bytes: Buffer, expected: string, call: Call): string {
+  const algorithm = expected.slice(0, expected.indexOf(':'));
+  if (!DIGEST_ALGORITHMS.has(algorithm)) {
+    throw new DrydockError('UNSUPPORTED_MEDIA_TYPE', `${call.what}: digest algorithm "${algorithm}" is not supported`, { context: call.context });
+  }
+  const actual = computeDigest(bytes, algorithm);
+  if (actual !== expected) {
+    throw new DrydockError('DIGEST_MISMATCH', `${call.what}: content has digest ${actual}, expected ${expected}`, { context: call.context });
+  }
+  return expected;
+}
+
+function sizeMismatch(call: Call, expected: number, actual: string): DrydockError {
+  return new DrydockError('SIZE_MISMATCH', `${call.what}: expected ${expected} bytes, got ${actual}`, { context: call.context });
+}
+
+/** Reads a body whole, refusing more than `limit` bytes (by Content-Length up front, else while reading). */
+async function readBody(res: Response, limit: number, call: Call, tooLarge: () => DrydockError): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit) {
+    await discard(res);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > limit) throw tooLarge(); // leaving the loop cancels the body
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    throw streamError(e, call);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** A response body as a Node stream whose errors are DrydockErrors naming the image and blob. */
+function relay(res: Response, call: Call): Readable {
+  const body = res.body as ReadableStream<Uint8Array> | null;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (!body) return;
+    try {
+      yield* body;
+    } catch (e) {
+      throw streamError(e, call);
+    }
+  }
+  // Destroying the returned stream ends the generator, which cancels the download.
+  return Readable.from(chunks(), { objectMode: false });
+}
+
+function streamError(e: unknown, call: Call): DrydockError {
+  if (e instanceof DrydockError) return e;
+  if (call.signal?.aborted || isAbort(e)) return abortedError(call.context, e);
+  return new DrydockError('NETWORK', `${call.what}: the download failed (${describe(e)})`, { context: call.context, cause: e });
+}
+
+/** Drops a body we will not read, so the connection can be reused or closed. */
+async function discard(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel();
+  } catch {
+    // the body already failed or was consumed: nothing to release
+  }
+}
+
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let err = e, depth = 0; depth < 4 && err !== undefined; depth++) {
+    if (err instanceof Error) {
+      const code = (err as { code?: unknown }).code;
+      parts.push(typeof code === 'string' ? `${err.message} [${code}]` : err.message);
+      err = err.cause;
+    } else {
+      parts.push(String(err));
+      break;
+    }
+  }
+  return parts.join(': ');
+}
