@@ -1,0 +1,45 @@
+import { posix } from 'node:path';
+import picomatch from 'picomatch';
+import type { PathNeeds } from '../catalog/types.js';
+
+/**
+ * Tar entry names ("./var/lib/x", "var/lib/x/", "/var/lib/x") as absolute, normalised
+ * image paths ("/var/lib/x"). ".." never climbs above the root.
+ */
+export function normalizeEntryPath(name: string): string {
+  const p = posix.normalize(`/${name}`);
+  // posix.normalize keeps leading "/.." segments: clamp them to the root.
+  const clamped = p.replace(/^(\/\.\.)+(?=\/|$)/, '');
+  const out = clamped === '' ? '/' : clamped;
+  return out.length > 1 && out.endsWith('/') ? out.slice(0, -1) : out;
+}
+
+/** The kind of a whiteout file (OCI image spec, layer.md), or undefined for an ordinary file. */
+export function whiteoutOf(path: string): { opaqueDir: string } | { removed: string } | { ignore: true } | undefined {
+  const base = posix.basename(path);
+  if (!base.startsWith('.wh.')) return undefined;
+  const dir = posix.dirname(path);
+  if (base === '.wh..wh..opq') return { opaqueDir: dir };
+  // Other ".wh..wh." names are aufs bookkeeping (hard-link stores), not deletions.
+  if (base.startsWith('.wh..wh.')) return { ignore: true };
+  return { removed: posix.join(dir, base.slice(4)) };
+}
+
+/** A fast test for "does a cataloger need this path?" built from the merged needs. */
+export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
+  const exact = new Set((needs.exact ?? []).map(normalizeEntryPath));
+  const basenames = new Set(needs.basenames ?? []);
+  const globs = needs.globs ?? [];
+  const glob = globs.length ? picomatch(globs, { dot: true }) : undefined;
+  return (path) => exact.has(path) || basenames.has(posix.basename(path)) || (glob !== undefined && glob(path));
+}
+
+/** Merge several needs into one (deduplicated, stable order for cache keys). */
+export function mergeNeeds(...all: PathNeeds[]): PathNeeds {
+  const uniq = (xs: (string[] | undefined)[]) => [...new Set(xs.flatMap((x) => x ?? []))].sort();
+  return {
+    exact: uniq(all.map((n) => n.exact)),
+    globs: uniq(all.map((n) => n.globs)),
+    basenames: uniq(all.map((n) => n.basenames)),
+  };
+}
