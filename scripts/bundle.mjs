@@ -1,0 +1,46 @@
+// One esbuild bundle per Lambda function (functions/<name>/handler.ts → dist/functions/<name>/index.mjs)
+// and one for the CLI (dist/cli/drydock.mjs). ESM, Node 20+; Lambda runs them on nodejs22.x.
+import { readdirSync, existsSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Optional plug-ins of @cyclonedx/cyclonedx-library (XML, schema validation), loaded only if installed.
+  external: ['ajv', 'ajv-formats', 'ajv-formats-draft2019', 'xmlbuilder2', 'libxmljs2'],
+  // CommonJS dependencies inside an ESM bundle still call require() and read __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __drydockRequire } from 'node:module';",
+      "import { fileURLToPath as __drydockPath } from 'node:url';",
+      'const require = __drydockRequire(import.meta.url);',
+      'const __filename = __drydockPath(import.meta.url);',
+      "const __dirname = __drydockPath(new URL('.', import.meta.url));",
+    ].join(' '),
+  },
+};
+
+const functions = readdirSync('functions', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(`functions/${d.name}/handler.ts`))
+  .map((d) => d.name);
+
+await Promise.all([
+  ...functions.map((name) =>
+    build({ ...common, entryPoints: [`functions/${name}/handler.ts`], outfile: `dist/functions/${name}/index.mjs` }),
+  ),
+  // The CLI is split so that what one run does not use (CycloneDX, the AWS SDK) is not loaded.
+  build({
+    ...common,
+    entryPoints: { drydock: 'shared/cli/drydock.ts' },
+    outdir: 'dist/cli',
+    splitting: true,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+  }),
+]);
+console.log(`bundled ${functions.length} function(s) (${functions.join(', ')}) and the CLI into dist/`);

@@ -1,0 +1,177 @@
+import type { Cataloger, CatalogIssue, Distro, Package } from './catalog/types.js';
+import { catalogNeeds, catalogers as defaultCatalogers, runCatalogers } from './catalog/index.js';
+import { DrydockError } from './errors.js';
+import { resolveImages } from './image/resolve.js';
+import type { Platform, ResolvedImage } from './image/types.js';
+import { layerCacheKey } from './layers/cache-codec.js';
+import { DEFAULT_LIMITS, type LayerExtract, type LayerLimits } from './layers/extract.js';
+import { mergeNeeds, pathMatcher } from './layers/paths.js';
+import { SquashedView } from './layers/squash.js';
+import { walkLayer } from './layers/walker.js';
+import type { ImageSource } from './ports/image-source.js';
+import type { LayerCache } from './ports/layer-cache.js';
+
+export interface ScanProgress {
+  /** a layer is about to be read (or taken from the cache) */
+  layerStart?(e: { image: string; index: number; digest: string; size: number; cached: boolean }): void;
+  /** compressed bytes read from the source, as they stream */
+  bytes?(n: number): void;
+  layerDone?(e: { image: string; index: number; digest: string }): void;
+}
+
+export interface ScanOptions {
+  /** one platform (default linux/amd64), or 'all' for every image of an index */
+  platform?: Platform | 'all';
+  limits?: Partial<LayerLimits>;
+  cache?: LayerCache;
+  catalogers?: readonly Cataloger[];
+  /** layers read at the same time (default 2) */
+  concurrency?: number;
+  progress?: ScanProgress;
+  signal?: AbortSignal;
+}
+
+export interface LayerReport {
+  index: number;
+  digest: string;
+  diffId?: string;
+  mediaType: string;
+  size: number;
+  cached: boolean;
+  entries: number;
+  uncompressedBytes: number;
+}
+
+/** Something that did not stop the scan but makes its result less than complete. */
+export interface ScanWarning {
+  code: string;
+  message: string;
+  path?: string;
+  layer?: string;
+  cataloger?: string;
+}
+
+export interface ImageInventory {
+  image: {
+    reference: string;
+    manifestDigest: string;
+    indexDigest?: string;
+    configDigest: string;
+    platform: Platform;
+    layers: LayerReport[];
+  };
+  distro?: Distro;
+  packages: Package[];
+  warnings: ScanWarning[];
+}
+
+/**
+ * The analysis of one image reference: resolve the platform image(s), read each layer not
+ * already in the cache (several at once, each streamed), squash, catalog. Pure core: the
+ * source and the cache are ports, so the CLI, the tests and the Lambda run the same code.
+ */
+export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
+  const limits: LayerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const list = opts.catalogers ?? defaultCatalogers;
+  const needs = mergeNeeds(catalogNeeds(list));
+  const wanted = pathMatcher(needs);
+  const fingerprint = JSON.stringify({ catalogers: list.map((c) => `${c.name}@${c.version}`), needs, maxFileBytes: limits.maxFileBytes });
+
+  const resolved = await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal });
+  // The first failing layer stops the others: their partial work would be thrown away.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const out: ImageInventory[] = [];
+  for (const img of resolved) {
+    const warnings: ScanWarning[] = [];
+    const reports: LayerReport[] = [];
+    const extracts = await mapLimit(img.layers, opts.concurrency ?? 2, stop, async (layer) => {
+      const { descriptor } = layer;
+      const key = layerCacheKey(descriptor.digest, fingerprint);
+      const hit = await opts.cache?.get(key, signal);
+      opts.progress?.layerStart?.({ image, index: layer.index, digest: descriptor.digest, size: descriptor.size, cached: Boolean(hit) });
+      let extract: LayerExtract;
+      if (hit) {
+        extract = hit;
+      } else {
+        const raw = await source.openBlob(descriptor, signal);
+        extract = await walkLayer(raw, {
+          descriptor,
+          diffId: layer.diffId,
+          wanted,
+          limits,
+          image,
+          signal,
+          onBytes: opts.progress?.bytes,
+        });
+        try {
+          await opts.cache?.put(key, extract, signal);
+        } catch (e) {
+          warnings.push({ code: 'CACHE_ERROR', message: (e as Error).message, layer: descriptor.digest });
+        }
+      }
+      if (layer.diffId) extract.diffId = layer.diffId;
+      opts.progress?.layerDone?.({ image, index: layer.index, digest: descriptor.digest });
+      const report: LayerReport = {
+        index: layer.index,
+        digest: descriptor.digest,
+        mediaType: descriptor.mediaType,
+        size: descriptor.size,
+        cached: Boolean(hit),
+        entries: extract.stats.entries,
+        uncompressedBytes: extract.stats.uncompressedBytes,
+      };
+      if (layer.diffId) report.diffId = layer.diffId;
+      reports[layer.index] = report;
+      return extract;
+    });
+    const view = new SquashedView(extracts);
+    const { distro, packages, issues } = runCatalogers(view, list);
+    for (const x of extracts) warnings.push(...x.issues);
+    warnings.push(...view.issues, ...issues.map(catalogWarning));
+    out.push(inventory(img, reports, distro, packages, warnings));
+  }
+  return out;
+}
+
+function catalogWarning(i: CatalogIssue): ScanWarning {
+  const w: ScanWarning = { code: 'CATALOG_ERROR', message: i.message, path: i.path, cataloger: i.cataloger };
+  if (i.layer) w.layer = i.layer;
+  return w;
+}
+
+function inventory(img: ResolvedImage, layers: LayerReport[], distro: Distro | undefined, packages: Package[], warnings: ScanWarning[]): ImageInventory {
+  const image: ImageInventory['image'] = {
+    reference: img.reference,
+    manifestDigest: img.manifestDigest,
+    configDigest: img.configDigest,
+    platform: img.platform,
+    layers,
+  };
+  if (img.indexDigest) image.indexDigest = img.indexDigest;
+  const inv: ImageInventory = { image, packages, warnings };
+  if (distro) inv.distro = distro;
+  return inv;
+}
+
+/** Run `fn` over `items` with at most `limit` at once; results in input order; the first error aborts `stop`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, stop: AbortController, fn: (item: T) => Promise<R>): Promise<R[]> {
+  if (limit < 1) throw new DrydockError('CONFIG', `concurrency must be at least 1, got ${limit}`);
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (e) {
+        failed = true;
+        stop.abort();
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
