@@ -11,8 +11,9 @@ import { DirectoryView } from '../../shared/catalog/dir-view.js';
 import { runCatalogers, type CatalogRun } from '../../shared/catalog/index.js';
 import { ensureDebianRootfs } from '../support/debootstrap.js';
 import { dpkgQuery, ON_DISK_STATES, type DpkgRow } from '../support/dpkg-query.js';
+import { SHARED_FIXTURES } from '../support/fixtures.js';
 
-const MANIFEST = '/work/shared/fixtures/pkgdb/dpkg/debian-bookworm-image/rootfs.manifest.tsv';
+const MANIFEST = join(SHARED_FIXTURES, 'pkgdb/dpkg/debian-bookworm-image/rootfs.manifest.tsv');
 
 let rootfs: string;
 let view: DirectoryView;

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { DirectoryView } from '../../shared/catalog/dir-view.js';
 import { distroDetector, parseShellAssignments } from '../../shared/catalog/distro.js';
 import type { Distro, FileView, ViewFile } from '../../shared/catalog/types.js';
+import { SHARED_FIXTURES } from '../support/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/pkgdb';
+const FIXTURES = join(SHARED_FIXTURES, 'pkgdb');
 
 /** An in-memory view: path → content, no symlinks. */
 function viewOf(files: Record<string, string | Buffer>): FileView {

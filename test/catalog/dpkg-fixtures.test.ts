@@ -13,8 +13,9 @@ import { DirectoryView } from '../../shared/catalog/dir-view.js';
 import { dpkgCataloger } from '../../shared/catalog/dpkg.js';
 import type { Package } from '../../shared/catalog/types.js';
 import { ON_DISK_STATES, queryStatusText, type DpkgRow } from '../support/dpkg-query.js';
+import { SHARED_FIXTURES } from '../support/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/pkgdb/dpkg';
+const FIXTURES = join(SHARED_FIXTURES, 'pkgdb/dpkg');
 const scratch = mkdtempSync(join(tmpdir(), 'drydock-dpkg-fixtures-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
