@@ -76,10 +76,20 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
 
 class PortInUse extends Error {}
 
-/** Registries of this process still running; killed if the process exits without stop(). */
-const running = new Set<ChildProcess>();
+/**
+ * `sh -c` script run as `WATCHDOG <name> <bin> <config>`: runs the registry, and stops it when
+ * its stdin (a pipe from this process) reaches EOF — on stop(), but also when the test process
+ * dies without cleaning up (SIGKILL, a crashed vitest worker), so no registry outlives it.
+ * Exits with the registry's status.
+ */
+const WATCHDOG = `"$1" serve "$2" </dev/null & pid=$!
+(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) &
+wait "$pid"`;
+
+/** Kill functions of this process's registries still running; run if the process exits without stop(). */
+const running = new Set<() => void>();
 process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const kill of running) kill();
 });
 
 async function launch(
@@ -97,16 +107,28 @@ async function launch(
   const logFd = openSync(logFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(BIN, ['serve', configPath], { stdio: ['ignore', logFd, logFd] });
+    // own process group, so the watchdog and the registry can be killed together
+    child = spawn('sh', ['-c', WATCHDOG, 'registry-watchdog', BIN, configPath], {
+      stdio: ['pipe', logFd, logFd],
+      detached: true,
+    });
   } finally {
     closeSync(logFd); // the child holds its own copy
   }
+  child.stdin!.on('error', () => {});
   const exited = new Promise<string>((resolve) => {
     child.once('error', (e) => resolve(`failed to start: ${e.message}`));
     child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited ${code}`));
   });
-  running.add(child);
-  void exited.then(() => running.delete(child));
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  running.add(killGroup);
+  void exited.then(() => running.delete(killGroup));
 
   const readLog = async (max = 4000) => tail(await readFile(logFile, 'utf8').catch(() => ''), max);
   let stopped = false;
@@ -114,8 +136,8 @@ async function launch(
     if (stopped) return;
     stopped = true;
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.stdin!.end(); // the watchdog sends the registry SIGTERM
+      const timer = setTimeout(killGroup, 3000);
       await exited;
       clearTimeout(timer);
     }
@@ -135,8 +157,7 @@ async function launch(
     }
     if (Date.now() > deadline) {
       const log = await readLog();
-      // stop() would remove the log; kill only, then clean up
-      child.kill('SIGKILL');
+      killGroup();
       await exited;
       throw new Error(
         `${BIN} did not answer GET ${url}/v2/ within ${timeoutMs} ms (${lastProblem}); log tail:\n${log}`,
