@@ -7,10 +7,10 @@ import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, r
 import { join } from 'node:path';
 import picomatch from 'picomatch';
 import type { ErrorCode } from '../errors.js';
+import { MAX_SYMLINK_HOPS, resolveInRoot } from '../layers/paths.js';
 import type { FileView, ViewFile } from './types.js';
 
 /** Symlinks followed while resolving one path before it counts as a loop (Linux MAXSYMLINKS). */
-export const MAX_SYMLINK_HOPS = 40;
 
 export interface DirectoryViewOptions {
   /** value of every ViewFile's `layer`; default "dir:<root>" */
@@ -70,33 +70,14 @@ export class DirectoryView implements FileView {
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /**
-   * Resolve `path` component by component inside the root: absolute symlink targets start
-   * again at the root, ".." never climbs above it.
-   */
+  /** `path` resolved inside the root (see resolveInRoot), with the lstat of what it names. */
   private resolve(path: string): Resolved {
-    const pending = splitPath(path);
-    const parts: string[] = [];
-    let hops = 0;
-    while (pending.length > 0) {
-      const name = pending.shift() as string;
-      if (name === '..') {
-        parts.pop();
-        continue;
-      }
-      const onDisk = join(this.root, ...parts, name);
-      const stats = lstatOrUndefined(onDisk);
-      if (!stats) return { kind: 'missing' };
-      if (stats.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) return { kind: 'loop' };
-        const target = readlinkSync(onDisk);
-        if (target.startsWith('/')) parts.length = 0;
-        pending.unshift(...splitPath(target));
-        continue;
-      }
-      if (pending.length > 0 && !stats.isDirectory()) return { kind: 'missing' };
-      parts.push(name);
-    }
+    const r = resolveInRoot(path, (p) => {
+      const onDisk = join(this.root, p);
+      return lstatOrUndefined(onDisk)?.isSymbolicLink() ? readlinkSync(onDisk) : undefined;
+    });
+    if (!('path' in r)) return { kind: 'loop' };
+    const parts = splitPath(r.path);
     const stats = lstatOrUndefined(join(this.root, ...parts));
     return stats ? { kind: 'found', parts, stats } : { kind: 'missing' };
   }

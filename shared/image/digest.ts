@@ -12,12 +12,13 @@ export function assertDigest(digest: string, context?: ErrorContext): void {
   if (!DIGEST.test(digest)) throw new DrydockError('INVALID_MANIFEST', `"${digest}" is not a valid sha256 or sha512 digest`, { context });
 }
 
-/** Throws DIGEST_MISMATCH unless `bytes` hash to `digest`. */
-export function verifyDigest(bytes: Buffer, digest: string, context?: ErrorContext): void {
+/** Throws DIGEST_MISMATCH unless `bytes` hash to `digest` (`what` names the content in the message). */
+export function verifyDigest(bytes: Buffer, digest: string, context?: ErrorContext, what = 'content'): string {
   assertDigest(digest, context);
   const [alg] = digest.split(':');
   const actual = `${alg}:${createHash(alg!).update(bytes).digest('hex')}`;
   if (actual !== digest) {
-    throw new DrydockError('DIGEST_MISMATCH', `content digest mismatch: expected ${digest}, got ${actual}`, { context });
+    throw new DrydockError('DIGEST_MISMATCH', `${what}: content has digest ${actual}, expected ${digest}`, { context });
   }
+  return digest;
 }

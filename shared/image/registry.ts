@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
 import type { ImageSource } from '../ports/image-source.js';
 import { basicAuthorization, chainCredentials, parseTokenResponse, parseWwwAuthenticate, type Challenge, type CredentialProvider, type Credentials } from './auth.js';
 import { ecrCredentials } from './ecr-auth.js';
+import { sha256Digest, verifyDigest } from './digest.js';
 import { MANIFEST_ACCEPT, MediaType, SCHEMA1_TYPES } from './media-types.js';
 import { apiHost, formatReference, isLoopbackHost, manifestReference, type RegistryReference } from './reference.js';
 import {
@@ -69,7 +69,6 @@ const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'ap
 const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** Digest algorithms we can verify (those of the OCI image spec). */
-const DIGEST_ALGORITHMS = new Set(['sha256', 'sha512']);
 
 /** One logical call: how to name it in errors, and its abort signal. */
 interface Call {
@@ -132,7 +131,7 @@ export class RegistryClient {
       return new DrydockError('LIMIT_EXCEEDED', `${call.what} is larger than ${MAX_MANIFEST_BYTES} bytes`, { context: call.context });
     });
     const mediaType = manifestMediaType(res.headers.get('content-type'), bytes, call);
-    const digest = DIGEST.test(reference) ? verifyDigest(bytes, reference, call) : computeDigest(bytes, 'sha256');
+    const digest = DIGEST.test(reference) ? verifyDigest(bytes, reference, call.context, call.what) : sha256Digest(bytes);
     return { bytes, mediaType, digest };
   }
 
@@ -183,7 +182,7 @@ export class RegistryClient {
     const tooLong = () => sizeMismatch(call, descriptor.size, 'more');
     const bytes = await readBody(res, descriptor.size, call, tooLong);
     if (bytes.length !== descriptor.size) throw sizeMismatch(call, descriptor.size, String(bytes.length));
-    verifyDigest(bytes, descriptor.digest, call);
+    verifyDigest(bytes, descriptor.digest, call.context, call.what);
     return bytes;
   }
 
@@ -519,23 +518,6 @@ function schema1Error(what: string, call: Call): DrydockError {
 
 function bareContentType(value: string | null): string {
   return (value ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-function computeDigest(bytes: Buffer, algorithm: string): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-}
-
-/** Checks `bytes` against `expected` (sha256 or sha512) and returns it. */
-function verifyDigest(bytes: Buffer, expected: string, call: Call): string {
-  const algorithm = expected.slice(0, expected.indexOf(':'));
-  if (!DIGEST_ALGORITHMS.has(algorithm)) {
-    throw new DrydockError('UNSUPPORTED_MEDIA_TYPE', `${call.what}: digest algorithm "${algorithm}" is not supported`, { context: call.context });
-  }
-  const actual = computeDigest(bytes, algorithm);
-  if (actual !== expected) {
-    throw new DrydockError('DIGEST_MISMATCH', `${call.what}: content has digest ${actual}, expected ${expected}`, { context: call.context });
-  }
-  return expected;
 }
 
 function sizeMismatch(call: Call, expected: number, actual: string): DrydockError {

@@ -43,3 +43,36 @@ export function mergeNeeds(...all: PathNeeds[]): PathNeeds {
     basenames: uniq(all.map((n) => n.basenames)),
   };
 }
+
+/** Symlink hops allowed while resolving one path (Linux's own limit is 40). */
+export const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * The real path of `path` inside an image root, resolving symlinks component by component:
+ * absolute targets start again at the root and ".." never climbs above it, so no path
+ * escapes the root. `readlink(p)` gives the target when `p` (absolute, real) is a symlink.
+ * A loop — more than MAX_SYMLINK_HOPS symlinks — yields `{ loopAt }`, the link where it gave up.
+ */
+export function resolveInRoot(path: string, readlink: (p: string) => string | undefined): { path: string } | { loopAt: string; target: string } {
+  const pending = path.split('/').filter(Boolean).reverse();
+  const done: string[] = [];
+  let hops = 0;
+  while (pending.length) {
+    const part = pending.pop()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = `/${[...done, part].join('/')}`;
+    const target = readlink(here);
+    if (target === undefined) {
+      done.push(part);
+      continue;
+    }
+    if (++hops > MAX_SYMLINK_HOPS) return { loopAt: here, target };
+    if (target.startsWith('/')) done.length = 0;
+    pending.push(...target.split('/').filter(Boolean).reverse());
+  }
+  return { path: `/${done.join('/')}` };
+}

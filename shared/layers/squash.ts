@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import picomatch from 'picomatch';
 import type { FileView, ViewFile } from '../catalog/types.js';
 import type { LayerExtract, LayerIssue } from './extract.js';
+import { MAX_SYMLINK_HOPS, resolveInRoot } from './paths.js';
 
 type Node =
   | { type: 'file'; content: Buffer; mode: number; layer: string }
@@ -9,8 +10,6 @@ type Node =
   | { type: 'hardlink'; target: string; mode: number; layer: string }
   /** present in the image but not read (over the per-file limit): hides lower copies */
   | { type: 'skipped'; layer: string };
-
-const MAX_SYMLINK_HOPS = 40;
 
 /**
  * The final view of an image's kept files: layers replayed in order (lowest first), each
@@ -60,35 +59,16 @@ export class SquashedView implements FileView {
     for (const key of this.nodes.keys()) if (key.startsWith(prefix)) this.nodes.delete(key);
   }
 
-  /**
-   * The real path of `path` with every symlink resolved inside the image root (absolute
-   * targets are relative to the root, ".." stops at the root). Undefined on a loop.
-   */
+  /** The real path of `path` (symlinks resolved inside the root), or undefined on a loop (recorded). */
   realPath(path: string): string | undefined {
-    const pending = path.split('/').filter(Boolean).reverse();
-    const done: string[] = [];
-    let hops = 0;
-    while (pending.length) {
-      const part = pending.pop()!;
-      if (part === '.') continue;
-      if (part === '..') {
-        done.pop();
-        continue;
-      }
-      const here = `/${[...done, part].join('/')}`;
-      const node = this.nodes.get(here);
-      if (node?.type !== 'symlink') {
-        done.push(part);
-        continue;
-      }
-      if (++hops > MAX_SYMLINK_HOPS) {
-        this.issues.push({ code: 'SYMLINK_LOOP', path, layer: node.layer, message: `symlink loop while resolving ${path} (at ${here} -> ${node.target})` });
-        return undefined;
-      }
-      if (node.target.startsWith('/')) done.length = 0;
-      pending.push(...node.target.split('/').filter(Boolean).reverse());
-    }
-    return `/${done.join('/')}`;
+    const r = resolveInRoot(path, (p) => {
+      const node = this.nodes.get(p);
+      return node?.type === 'symlink' ? node.target : undefined;
+    });
+    if ('path' in r) return r.path;
+    const layer = this.nodes.get(r.loopAt)?.layer ?? '';
+    this.issues.push({ code: 'SYMLINK_LOOP', path, layer, message: `symlink loop while resolving ${path} (more than ${MAX_SYMLINK_HOPS} links; at ${r.loopAt} -> ${r.target})` });
+    return undefined;
   }
 
   get(path: string): ViewFile | undefined {

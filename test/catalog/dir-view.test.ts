@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryView, MAX_SYMLINK_HOPS } from '../../shared/catalog/dir-view.js';
+import { DirectoryView } from '../../shared/catalog/dir-view.js';
+import { MAX_SYMLINK_HOPS } from '../../shared/layers/paths.js';
 
 /**
  * A scratch directory holding `root/` (the image root) and, beside it, `outside/`, whose
