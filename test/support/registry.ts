@@ -82,8 +82,12 @@ class PortInUse extends Error {}
  * dies without cleaning up (SIGKILL, a crashed vitest worker), so no registry outlives it.
  * Exits with the registry's status.
  */
-const WATCHDOG = `"$1" serve "$2" </dev/null & pid=$!
-(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) &
+// An asynchronous list's stdin is /dev/null unless redirected explicitly (POSIX), so the
+// reader takes the pipe through fd 3.
+const WATCHDOG = `exec 3<&0
+"$1" serve "$2" </dev/null & pid=$!
+(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) <&3 &
+exec 3<&-
 wait "$pid"`;
 
 /** Kill functions of this process's registries still running; run if the process exits without stop(). */
