@@ -68,7 +68,6 @@ const RETRY_STATUSES = new Set([500, 502, 503, 504]);
 const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'application/octet-stream']);
 const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-/** Digest algorithms we can verify (those of the OCI image spec). */
 
 /** One logical call: how to name it in errors, and its abort signal. */
 interface Call {
