@@ -81,6 +81,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
   // The first failing layer stops the others: their partial work would be thrown away.
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const progress = opts.progress;
   const out: ImageInventory[] = [];
   for (const img of resolved) {
     const warnings: ScanWarning[] = [];
@@ -102,7 +103,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
           limits,
           image,
           signal,
-          onBytes: opts.progress?.bytes,
+          onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined,
         });
         try {
           await opts.cache?.put(key, extract, signal);

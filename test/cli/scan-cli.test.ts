@@ -17,8 +17,12 @@ let work: string;
 let ref: string;
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliOn(false, ...argv);
+}
+
+async function cliOn(tty: boolean, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty }) as unknown as NodeJS.WriteStream;
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -102,6 +106,14 @@ describe('drydock scan', () => {
     expect((await cli('scan', ref, '--platform', 'linux')).code).toBe(EXIT.usage);
     expect((await cli('scan', ref, '--max-entries', '-5')).code).toBe(EXIT.usage);
     expect((await cli('frobnicate')).code).toBe(EXIT.usage);
+  });
+
+  it('shows a progress line with bytes and rate on a terminal, none otherwise, and none with -q', async () => {
+    const tty = await cliOn(true, 'scan', ref, '--no-cache');
+    expect(tty.code).toBe(EXIT.ok);
+    expect(tty.err).toMatch(/layers 1\/1 {2}[\d.]+ MB\/[\d.]+ MB {2}[\d.]+ MB\/s/);
+    expect((await cli('scan', ref, '--no-cache')).err).toBe('');
+    expect((await cliOn(true, 'scan', ref, '--no-cache', '-q')).err).toBe('');
   });
 
   it('applies limits given on the command line', async () => {

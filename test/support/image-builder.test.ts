@@ -254,4 +254,14 @@ describe('registry', () => {
     expect(manifest.mediaType).toBe(MediaType.DockerManifest);
     expect(manifest.layers[0]!.mediaType).toBe(MediaType.DockerLayerGzip);
   });
+
+  it('builds Docker-typed layouts for layout readers, and says why skopeo cannot push them', async () => {
+    const dir = join(work, 'docker-layout');
+    const img = await buildImage(dir, { tag: 'd', manifestFormat: 'docker', layers: [{ files: [{ path: 'a' }] }] });
+    const manifest = JSON.parse(await readFile(blobPath(dir, img.manifestDigest), 'utf8')) as ImageManifest;
+    expect(manifest.mediaType).toBe(MediaType.DockerManifest);
+    expect(manifest.config.mediaType).toBe(MediaType.DockerConfig);
+    expect(manifest.layers[0]!.mediaType).toBe(MediaType.DockerLayerGzip);
+    await expect(pushToRegistry(dir, 'd', reg, 'smoke/nope:1')).rejects.toThrow(/skopeo cannot read/);
+  });
 });

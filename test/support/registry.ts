@@ -80,10 +80,9 @@ class PortInUse extends Error {}
  * `sh -c` script run as `WATCHDOG <name> <bin> <config>`: runs the registry, and stops it when
  * its stdin (a pipe from this process) reaches EOF — on stop(), but also when the test process
  * dies without cleaning up (SIGKILL, a crashed vitest worker), so no registry outlives it.
- * Exits with the registry's status.
+ * Exits with the registry's status. (An asynchronous list's stdin is /dev/null unless
+ * redirected explicitly (POSIX), so the reader gets the pipe through fd 3.)
  */
-// An asynchronous list's stdin is /dev/null unless redirected explicitly (POSIX), so the
-// reader takes the pipe through fd 3.
 const WATCHDOG = `exec 3<&0
 "$1" serve "$2" </dev/null & pid=$!
 (while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) <&3 &
