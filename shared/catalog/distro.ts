@@ -203,3 +203,9 @@ type MaybeDistro = { [K in keyof Distro]?: Distro[K] | undefined } & Pick<Distro
 function withoutUndefined(distro: MaybeDistro): Distro {
   return Object.fromEntries(Object.entries(distro).filter(([, v]) => v !== undefined)) as unknown as Distro;
 }
+
+/** The distro as purl qualifiers and package records name it: "debian-12", "alpine-3.19.1", "debian-trixie", "debian". */
+export function distroQualifier(distro: Distro): string {
+  const release = distro.versionId ?? distro.codename;
+  return release ? `${distro.id}-${release}` : distro.id;
+}

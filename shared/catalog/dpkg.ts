@@ -20,6 +20,7 @@
  */
 import { PackageURL } from 'packageurl-js';
 import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
+import { distroQualifier } from './distro.js';
 
 const STATUS_FILE = '/var/lib/dpkg/status';
 const STATUS_D_GLOB = '/var/lib/dpkg/status.d/*';
@@ -46,6 +47,7 @@ const METADATA_FIELDS: ReadonlyArray<readonly [field: string, key: string]> = [
 
 export const dpkgCataloger: Cataloger = {
   name: 'dpkg',
+  kind: 'os',
   version: 1,
   needs: { exact: [STATUS_FILE], globs: [STATUS_D_GLOB] },
   catalog(view: FileView, ctx: CatalogContext): CatalogResult {
@@ -233,10 +235,7 @@ function toPackage(record: DpkgRecord, stanza: Stanza, file: ViewFile, distro: D
 function purlOf(record: DpkgRecord, distro: Distro | undefined): string {
   const qualifiers: Record<string, string> = {};
   if (record.arch) qualifiers.arch = record.arch;
-  if (distro) {
-    const release = distro.versionId ?? distro.codename;
-    qualifiers.distro = release ? `${distro.id}-${release}` : distro.id;
-  }
+  if (distro) qualifiers.distro = distroQualifier(distro);
   const namespace = distro?.id || 'debian';
   return new PackageURL('deb', namespace, record.name, record.version, Object.keys(qualifiers).length > 0 ? qualifiers : undefined, undefined).toString();
 }

@@ -4,11 +4,14 @@
  * URLs), then collects every cataloger's packages and issues; a cataloger that throws
  * becomes an issue, never a failed scan.
  */
-import { distroDetector } from './distro.js';
+import { distroDetector, distroQualifier } from './distro.js';
 import { dpkgCataloger } from './dpkg.js';
-import type { CatalogIssue, Cataloger, Distro, FileView, Package, PathNeeds } from './types.js';
+import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
+/** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
 export const catalogers: readonly Cataloger[] = [dpkgCataloger];
+
+const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 
 export interface CatalogRun {
   distro?: Distro;
@@ -33,9 +36,24 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
   } catch (e) {
     issues.push(thrown(distroDetector.name, e));
   }
-  for (const cataloger of list) {
+  const owners = new Map<string, PackageRef>();
+  const ordered = [...list].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  for (const cataloger of ordered) {
     try {
       const result = cataloger.catalog(view, distro ? { distro } : {});
+      for (const p of result.packages) {
+        p.foundBy = cataloger.name;
+        if (cataloger.kind === 'os' && distro) p.distro ??= distroQualifier(distro);
+        // A language package whose record an OS package installed is that OS package's.
+        if (cataloger.kind !== 'os') {
+          const owner = p.locations.map((l) => owners.get(l)).find(Boolean);
+          if (owner) p.ownedBy = owner;
+        }
+      }
+      for (const { owner, paths } of result.ownership ?? []) {
+        const ref: PackageRef = { type: owner.type, name: owner.name, version: owner.version, purl: owner.purl };
+        for (const path of paths) if (!owners.has(path)) owners.set(path, ref);
+      }
       packages.push(...result.packages);
       issues.push(...result.issues);
     } catch (e) {

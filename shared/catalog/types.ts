@@ -47,21 +47,41 @@ export interface Distro {
   source: string;
 }
 
-export interface Package {
-  /** package type, as in purl: "deb", "apk", "rpm", "npm", "pypi", ... */
+/** A package named from elsewhere (the OS package that owns a language package's files). */
+export interface PackageRef {
   type: string;
   name: string;
   version: string;
+  purl: string;
+}
+
+export interface Package {
+  /** package type, as in purl: "deb", "apk", "rpm", "npm", "pypi", "maven", "golang", "gem", "nuget", "composer", "cargo" */
+  type: string;
+  name: string;
+  /** the full version as the ecosystem writes and compares it (dpkg "1:2.3-4", rpm "1:2.3-4.el9", npm "1.2.3") */
+  version: string;
+  /** the parts kept apart where the format has them: rpm and dpkg epoch, rpm release */
+  epoch?: number;
+  release?: string;
   /** source package (dpkg Source:, rpm SOURCERPM, apk origin) */
   sourceName?: string;
   sourceVersion?: string;
   arch?: string;
+  /** licences: SPDX identifiers or expressions where they normalise, else the text as declared */
+  licenses?: string[];
   /** package URL (packageurl-js) */
   purl: string;
+  /** the image's distro as a purl qualifier value ("debian-12", "alpine-3.19"), for OS packages */
+  distro?: string;
   /** digest of the layer that introduced this package's record */
   layer: string;
   /** files the record was read from */
   locations: string[];
+  /** the cataloger that found it (set by runCatalogers) */
+  foundBy?: string;
+  /** the OS package whose files include this package's record (Debian's python3-requests owns requests' METADATA) */
+  ownedBy?: PackageRef;
   /** format-specific extras (dpkg status, maintainer, ...) */
   metadata?: Record<string, string>;
 }
@@ -81,11 +101,18 @@ export interface CatalogContext {
 export interface CatalogResult {
   packages: Package[];
   issues: CatalogIssue[];
+  /**
+   * OS catalogers: the files each package installed (dpkg info/<pkg>.list, apk R: lines,
+   * rpm file lists), so language packages under them are marked ownedBy that package.
+   */
+  ownership?: Array<{ owner: Package; paths: string[] }>;
 }
 
 export interface Cataloger {
   /** stable name, e.g. "dpkg" */
   readonly name: string;
+  /** OS catalogers run first: their file ownership marks the language packages found after */
+  readonly kind: 'os' | 'language' | 'binary';
   /** bump when the output for the same input changes: it is part of the layer cache key */
   readonly version: number;
   readonly needs: PathNeeds;

@@ -1,3 +1,5 @@
+import { DirectoryView } from '../../shared/catalog/dir-view.js';
+import { tmpdir } from 'node:os';
 import picomatch from 'picomatch';
 import { describe, expect, it } from 'vitest';
 import { dpkgCataloger } from '../../shared/catalog/dpkg.js';
@@ -22,6 +24,7 @@ function pkg(type: string, name: string, version: string, arch?: string): Packag
 function fixed(name: string, packages: Package[], seen?: CatalogContext[]): Cataloger {
   return {
     name,
+    kind: 'language',
     version: 1,
     needs: { basenames: ['METADATA'], globs: ['/var/lib/dpkg/status.d/*'] },
     catalog(_view, ctx) {
@@ -85,6 +88,7 @@ describe('runCatalogers', () => {
   it('turns a throwing cataloger into an issue and runs the others', () => {
     const broken: Cataloger = {
       name: 'broken',
+      kind: 'language',
       version: 1,
       needs: {},
       catalog() {
@@ -108,5 +112,28 @@ describe('runCatalogers', () => {
       'pkg:deb/debian/bash@5.2.15-2+b7?arch=amd64&distro=debian-12',
       'pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12',
     ]);
+  });
+
+  it('runs OS catalogers first and marks language packages whose record an OS package installed', () => {
+    const os = (name: string): Package => ({ type: 'deb', name, version: '2.28.1+dfsg-1', purl: `pkg:deb/debian/${name}@2.28.1%2Bdfsg-1`, layer: 'l', locations: ['/var/lib/dpkg/status'] });
+    const py = (name: string, loc: string): Package => ({ type: 'pypi', name, version: '2.28.1', purl: `pkg:pypi/${name}@2.28.1`, layer: 'l', locations: [loc] });
+    const owned = '/usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO';
+    const language = fixed('python', [py('requests', owned), py('flask', '/app/venv/lib/python3.11/site-packages/flask-3.0.0.dist-info/METADATA')]);
+    const dpkgLike: Cataloger = {
+      name: 'os-fake',
+      kind: 'os',
+      version: 1,
+      needs: {},
+      catalog: () => {
+        const owner = os('python3-requests');
+        return { packages: [owner], issues: [], ownership: [{ owner, paths: [owned, '/usr/lib/python3/dist-packages/requests/__init__.py'] }] };
+      },
+    };
+    const run = runCatalogers(new DirectoryView(tmpdir()), [language, dpkgLike]);
+    const byName = Object.fromEntries(run.packages.map((p) => [p.name, p]));
+    expect(byName.requests?.ownedBy).toEqual({ type: 'deb', name: 'python3-requests', version: '2.28.1+dfsg-1', purl: 'pkg:deb/debian/python3-requests@2.28.1%2Bdfsg-1' });
+    expect(byName.flask?.ownedBy).toBeUndefined();
+    expect(byName['python3-requests']?.foundBy).toBe('os-fake');
+    expect(byName.requests?.foundBy).toBe('python');
   });
 });
