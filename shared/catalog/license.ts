@@ -36,7 +36,8 @@ export function normalizeLicenses(declared: Iterable<string>): string[] {
   return out;
 }
 
-function isSpdx(text: string): boolean {
+/** True when `text` is a valid SPDX licence expression (a single id included). */
+export function isSpdx(text: string): boolean {
   try {
     parseSpdx(text);
     return true;

@@ -29,7 +29,7 @@ Images:
   oci:<dir>[:tag]   oci-archive:<tar>[:tag]   docker-archive:<tar>[:repo:tag]
 
 Options:
-  -o, --output <fmt>          table (default), json, cyclonedx
+  -o, --output <fmt>          table (default), json, cyclonedx (CycloneDX 1.6), spdx (SPDX 2.3 JSON)
       --platform <os/arch[/variant]>   platform to pick from an index (default linux/amd64)
       --all-platforms         scan every platform of an index
       --insecure-registry <host>       allow plain http to this registry (repeatable)
@@ -91,7 +91,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   if (args.positionals.length !== 1) return usage(io, 'scan takes exactly one image reference');
   const image = args.positionals[0]!;
-  if (!['table', 'json', 'cyclonedx'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx)`);
+  if (!['table', 'json', 'cyclonedx', 'spdx'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx, spdx)`);
   if (o.platform && o['all-platforms']) return usage(io, '--platform and --all-platforms exclude each other');
 
   let progress: TerminalProgress | undefined;
@@ -124,11 +124,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       for (const w of r.warnings) io.stderr.write(`warning: ${w.code}: ${w.message}${w.path ? ` [path ${w.path}]` : ''}${w.layer ? ` [layer ${w.layer}]` : ''}\n`);
     }
     if (o.output === 'json') io.stdout.write(renderJson(results, TOOL));
-    else if (o.output === 'cyclonedx') {
-      if (results.length !== 1) throw new DrydockError('CONFIG', 'CycloneDX output describes one image: pick one platform with --platform instead of --all-platforms');
-      // Loaded on demand: the CycloneDX library costs every other run its start-up time.
-      const { renderCycloneDx } = await import('../report/cyclonedx.js');
-      io.stdout.write(renderCycloneDx(results[0]!, TOOL));
+    else if (o.output === 'cyclonedx' || o.output === 'spdx') {
+      if (results.length !== 1) throw new DrydockError('CONFIG', 'an SBOM describes one image: pick one platform with --platform instead of --all-platforms');
+      // Loaded on demand: the SBOM libraries cost every other run their start-up time.
+      if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL));
+      else io.stdout.write((await import('../report/spdx.js')).renderSpdx(results[0]!, TOOL));
     } else io.stdout.write(renderTable(results));
     return EXIT.ok;
   } catch (e) {

@@ -86,6 +86,15 @@ describe('drydock scan', () => {
     expect(purls[0].qualifiers).toMatchObject({ arch: 'amd64', distro: 'debian-12' });
   });
 
+  it('writes SPDX 2.3 JSON describing the image and containing each package', async () => {
+    const { code, out } = await cli('scan', ref, '-o', 'spdx');
+    expect(code).toBe(EXIT.ok);
+    const doc = JSON.parse(out);
+    expect(doc.spdxVersion).toBe('SPDX-2.3');
+    expect(doc.packages.map((p: { name: string }) => p.name)).toEqual([ref, 'libssl3', 'libstdc++6']);
+    expect(doc.relationships.filter((r: { relationshipType: string }) => r.relationshipType === 'CONTAINS')).toHaveLength(2);
+  });
+
   it('exits 3 with a message naming the image and the layer when a layer is broken', async () => {
     const broken = ref.replace(/:v1$/, ':broken');
     const { code, err } = await cli('scan', broken);
