@@ -243,7 +243,12 @@ export class RegistryClient {
       const grant = await this.obtainGrant(scope, challenges, held, call);
       ({ res, url: finalUrl } = await this.follow(url, method, headers, grant.authorization, this.origin, call));
       if (res.status === 401 && finalUrl.origin === this.origin) {
+        const refused = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '');
         await discard(res);
+        // A token without the pull right: the credentials are fine, the user may not read this repository.
+        if (refused.some((c) => c.params.error === 'insufficient_scope')) {
+          throw new DrydockError('DENIED', `${call.what}: the credentials are valid but not allowed to pull ${repo} (insufficient_scope)`, { context: call.context });
+        }
         throw this.unauthorized(grant.withCredentials, call);
       }
     }

@@ -1,12 +1,17 @@
 /**
  * A real OCI distribution registry for integration tests: Debian's `docker-registry`
  * (CNCF Distribution 2.8) on 127.0.0.1, filesystem storage in a temp dir, optional
- * htpasswd Basic auth, deletes enabled.
+ * htpasswd Basic auth or token (Bearer) auth, deletes enabled.
  *
  * Behaviour worth knowing when writing tests against it:
  * - Distribution's htpasswd auth accepts bcrypt entries only (we make them with `htpasswd -Bbn`).
  * - Without credentials every /v2/ request is 401 with `WWW-Authenticate: Basic realm="drydock-test"`;
  *   with auth off, GET /v2/ is 200.
+ * - With `tokenAuth` (e.g. a server from ./token-server.ts) a request without a valid token is
+ *   401 with `WWW-Authenticate: Bearer realm="…",service="…",scope="repository:<name>:pull"`;
+ *   a valid token lacking an action is also 401, with `error="insufficient_scope"` added.
+ *   The registry never calls the token server: it verifies tokens with the rootcertbundle,
+ *   which it reads once at startup.
  * - Manifests are served in the media type they were pushed with; ask for a type the stored
  *   manifest does not have (e.g. Accept only Docker v2 for an OCI manifest) and you get 404
  *   MANIFEST_UNKNOWN, so always send the full Accept list.
@@ -24,6 +29,8 @@ import { run, tail } from './exec.js';
 export interface StartRegistryOptions {
   /** user → password; when given, the registry requires Basic auth (htpasswd, bcrypt) */
   users?: Record<string, string>;
+  /** when given, the registry requires Bearer tokens (auth.token); a TokenServer fits as is */
+  tokenAuth?: TokenAuthConfig;
   /** how long to wait for GET /v2/ to answer (default 20 s) */
   startTimeoutMs?: number;
 }
@@ -48,11 +55,26 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/** Distribution's `auth.token` section. */
+export interface TokenAuthConfig {
+  /** the token server's URL, sent to clients in the Bearer challenge */
+  realm: string;
+  /** sent in the challenge; tokens must have it as `aud` */
+  service: string;
+  /** tokens must have it as `iss` */
+  issuer: string;
+  /** PEM file of the certificate(s) whose keys may sign tokens (x5c roots and `kid` keys) */
+  rootCertBundle: string;
+}
+
 const REALM = 'drydock-test';
 const BIN = 'docker-registry';
 
 /** Start a registry; resolves once GET /v2/ answers 200 or 401. */
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
+  if (opts.tokenAuth && opts.users && Object.keys(opts.users).length > 0) {
+    throw new Error('startRegistry: give either users (htpasswd) or tokenAuth, not both');
+  }
   const dataDir = await mkdtemp(join(tmpdir(), 'drydock-registry-'));
   try {
     const htpasswdPath = opts.users && Object.keys(opts.users).length > 0 ? join(dataDir, 'htpasswd') : undefined;
@@ -105,7 +127,7 @@ async function launch(
   const url = `http://${host}`;
   const configPath = join(dataDir, 'config.yml');
   const logFile = join(dataDir, 'registry.log');
-  await writeFile(configPath, configYaml({ addr: host, storage: join(dataDir, 'storage'), htpasswdPath }));
+  await writeFile(configPath, configYaml({ addr: host, storage: join(dataDir, 'storage'), htpasswdPath, tokenAuth: opts.tokenAuth }));
 
   const logFd = openSync(logFile, 'w');
   let child: ChildProcess;
@@ -206,11 +228,26 @@ async function htpasswdLines(users: Record<string, string>): Promise<string> {
   return lines.join('\n') + '\n';
 }
 
-function configYaml(c: { addr: string; storage: string; htpasswdPath: string | undefined }): string {
+function configYaml(c: {
+  addr: string;
+  storage: string;
+  htpasswdPath: string | undefined;
+  tokenAuth: TokenAuthConfig | undefined;
+}): string {
   const q = (s: string) => JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
+  const t = c.tokenAuth;
   const auth = c.htpasswdPath
     ? ['auth:', '  htpasswd:', `    realm: ${q(REALM)}`, `    path: ${q(c.htpasswdPath)}`]
-    : [];
+    : t
+      ? [
+          'auth:',
+          '  token:',
+          `    realm: ${q(t.realm)}`,
+          `    service: ${q(t.service)}`,
+          `    issuer: ${q(t.issuer)}`,
+          `    rootcertbundle: ${q(t.rootCertBundle)}`,
+        ]
+      : [];
   return [
     'version: 0.1',
     'log:',
