@@ -5,7 +5,7 @@ import { resolveImages } from './image/resolve.js';
 import type { Platform, ResolvedImage } from './image/types.js';
 import { layerCacheKey } from './layers/cache-codec.js';
 import { DEFAULT_LIMITS, type LayerExtract, type LayerLimits } from './layers/extract.js';
-import { mergeNeeds, pathMatcher } from './layers/paths.js';
+import { pathMatcher } from './layers/paths.js';
 import { SquashedView } from './layers/squash.js';
 import { walkLayer } from './layers/walker.js';
 import type { ImageSource } from './ports/image-source.js';
@@ -73,9 +73,14 @@ export interface ImageInventory {
 export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
   const limits: LayerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const list = opts.catalogers ?? defaultCatalogers;
-  const needs = mergeNeeds(catalogNeeds(list));
+  const needs = catalogNeeds(list);
   const wanted = pathMatcher(needs);
-  const fingerprint = JSON.stringify({ catalogers: list.map((c) => `${c.name}@${c.version}`), needs, maxFileBytes: limits.maxFileBytes });
+  // Everything that shapes an extract; functions drop out of JSON, so probes count by name and version.
+  const fingerprint = JSON.stringify({
+    catalogers: list.map((c) => `${c.name}@${c.version}`),
+    needs: { ...needs, probes: needs.probes?.map((p) => `${p.name}@${p.version}/${p.maxBytes}`) },
+    maxFileBytes: limits.maxFileBytes,
+  });
 
   const resolved = await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal });
   // The first failing layer stops the others: their partial work would be thrown away.
@@ -100,6 +105,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
           descriptor,
           diffId: layer.diffId,
           wanted,
+          probes: needs.probes,
           limits,
           image,
           signal,

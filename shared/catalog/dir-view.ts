@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import picomatch from 'picomatch';
 import type { ErrorCode } from '../errors.js';
 import { MAX_SYMLINK_HOPS, resolveInRoot } from '../layers/paths.js';
-import type { FileView, ViewFile } from './types.js';
+import type { ContentProbe, FileView, ViewFile } from './types.js';
 
 /** Symlinks followed while resolving one path before it counts as a loop (Linux MAXSYMLINKS). */
 
@@ -68,6 +68,31 @@ export class DirectoryView implements FileView {
       if (file) files.push(file);
     }
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** Every executable regular file of at most `probe.maxBytes`, streamed through the probe in 256 KiB reads. */
+  probed(probe: ContentProbe): ViewFile[] {
+    const out: ViewFile[] = [];
+    const chunk = Buffer.alloc(256 * 1024);
+    for (const [path, stats] of this.walk('/')) {
+      if ((stats.mode & 0o111) === 0 || stats.size === 0 || stats.size > probe.maxBytes) continue;
+      const reader = probe.start();
+      let fd: number | undefined;
+      try {
+        fd = openSync(join(this.root, path), constants.O_RDONLY | constants.O_NOFOLLOW);
+        for (let pos = 0, n = 0; (n = readSync(fd, chunk, 0, chunk.length, pos)) > 0; pos += n) {
+          if (!reader.push(Buffer.from(chunk.subarray(0, n)))) break;
+        }
+      } catch (e) {
+        this.report('SOURCE_UNREADABLE', path, `cannot read ${path}: ${(e as Error).message}`);
+        continue;
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+      const content = reader.result();
+      if (content) out.push({ path, content, mode: stats.mode & 0o7777, layer: this.layer });
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** `path` resolved inside the root (see resolveInRoot), with the lstat of what it names. */

@@ -6,10 +6,11 @@
  */
 import { distroDetector, distroQualifier } from './distro.js';
 import { dpkgCataloger } from './dpkg.js';
+import { goBinaryCataloger } from './golang.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
-export const catalogers: readonly Cataloger[] = [dpkgCataloger];
+export const catalogers: readonly Cataloger[] = [dpkgCataloger, goBinaryCataloger];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 
@@ -20,11 +21,14 @@ export interface CatalogRun {
   issues: CatalogIssue[];
 }
 
-/** Every path the catalogers in `list` and the distro detector read, deduplicated and sorted. */
+/** Every path (and content probe) the catalogers in `list` and the distro detector need, deduplicated and sorted. */
 export function catalogNeeds(list: readonly Cataloger[] = catalogers): PathNeeds {
   const all = [distroDetector.needs, ...list.map((c) => c.needs)];
   const merge = (pick: (n: PathNeeds) => string[] | undefined): string[] => [...new Set(all.flatMap((n) => pick(n) ?? []))].sort();
-  return { exact: merge((n) => n.exact), globs: merge((n) => n.globs), basenames: merge((n) => n.basenames) };
+  const needs: PathNeeds = { exact: merge((n) => n.exact), globs: merge((n) => n.globs), basenames: merge((n) => n.basenames) };
+  const probes = [...new Map(all.flatMap((n) => n.probes ?? []).map((p) => [p.name, p])).values()];
+  if (probes.length) needs.probes = probes.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return needs;
 }
 
 export function runCatalogers(view: FileView, list: readonly Cataloger[] = catalogers): CatalogRun {

@@ -12,6 +12,28 @@ export interface PathNeeds {
   globs?: string[];
   /** file names anywhere in the tree, e.g. "METADATA" */
   basenames?: string[];
+  /** files found by their content rather than their path (Go binaries): see ContentProbe */
+  probes?: ContentProbe[];
+}
+
+/**
+ * Reads executable files as they stream past and keeps only what it finds (a Go binary's
+ * build info, a few KiB), never the file. Every regular file with an execute bit and at most
+ * `maxBytes` long that no path need asks for is fed to a fresh reader, chunk by chunk.
+ */
+export interface ContentProbe {
+  /** stable name (part of the layer cache key with `version`) */
+  readonly name: string;
+  readonly version: number;
+  readonly maxBytes: number;
+  start(): ProbeReader;
+}
+
+export interface ProbeReader {
+  /** the next bytes of the file; false when nothing more is needed (found it, or not this kind of file) */
+  push(chunk: Buffer): boolean;
+  /** what to keep for this file, or undefined when it is not one */
+  result(): Buffer | undefined;
 }
 
 /** One regular file of the final (squashed) image view. */
@@ -32,6 +54,8 @@ export interface FileView {
   get(path: string): ViewFile | undefined;
   /** Every kept file whose real path matches the glob (picomatch syntax). */
   glob(pattern: string): ViewFile[];
+  /** What `probe` kept of each file it recognised (content = the probe's result), by real path. */
+  probed?(probe: ContentProbe): ViewFile[];
 }
 
 export interface Distro {

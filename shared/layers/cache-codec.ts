@@ -12,12 +12,14 @@ export function layerCacheKey(digest: string, fingerprint: string): string {
   return createHash('sha256').update(`${FORMAT}\n${digest}\n${fingerprint}`).digest('hex');
 }
 
-type StoredEntry = Omit<ExtractEntry, 'content'> & { content?: string };
+type StoredEntry = Omit<ExtractEntry, 'content' | 'results'> & { content?: string; results?: Record<string, string> };
 
 /** JSON with file contents in base64: extracts hold only the few files catalogers need. */
 export function encodeExtract(extract: LayerExtract): Buffer {
   const entries: StoredEntry[] = extract.entries.map((e) =>
-    e.type === 'file' ? { ...e, content: e.content.toString('base64') } : e,
+    e.type === 'file' ? { ...e, content: e.content.toString('base64') }
+    : e.type === 'probed' ? { ...e, results: mapValues(e.results, (b) => b.toString('base64')) }
+    : e,
   );
   return Buffer.from(JSON.stringify({ format: FORMAT, ...extract, entries }));
 }
@@ -34,9 +36,11 @@ export function decodeExtract(bytes: Buffer): LayerExtract | undefined {
   const { format: _format, entries, ...rest } = doc;
   return {
     ...rest,
-    entries: entries.map(
-      (e): ExtractEntry => (e.type === 'file' ? ({ ...e, content: Buffer.from(e.content ?? '', 'base64') } as ExtractEntry) : (e as ExtractEntry)),
-    ),
+    entries: entries.map((e): ExtractEntry => {
+      if (e.type === 'file') return { ...e, content: Buffer.from(e.content ?? '', 'base64') } as ExtractEntry;
+      if (e.type === 'probed') return { ...e, results: mapValues(e.results ?? {}, (b) => Buffer.from(b, 'base64')) } as ExtractEntry;
+      return e as ExtractEntry;
+    }),
   };
 }
 
@@ -47,4 +51,8 @@ function isStored(doc: unknown): doc is Omit<LayerExtract, 'entries'> & { format
     Array.isArray(d.entries) && Array.isArray(d.whiteouts) && Array.isArray(d.opaqueDirs) &&
     Array.isArray(d.issues) && typeof d.stats === 'object'
   );
+}
+
+function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 }

@@ -9,7 +9,9 @@ export type ExtractEntry =
   /** a hard link whose target was not kept in this layer; resolved when squashing */
   | { type: 'hardlink'; path: string; mode: number; target: string }
   /** a needed file over the per-file limit: not read, but it still hides lower layers' copy */
-  | { type: 'skipped'; path: string; mode: number; size: number };
+  | { type: 'skipped'; path: string; mode: number; size: number }
+  /** an executable some content probe recognised: what each probe kept, by probe name */
+  | { type: 'probed'; path: string; mode: number; results: Record<string, Buffer> };
 
 export interface LayerIssue {
   code: 'LIMIT_EXCEEDED' | 'SYMLINK_LOOP' | 'UNRESOLVED_LINK';

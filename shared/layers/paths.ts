@@ -34,16 +34,6 @@ export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
   return (path) => exact.has(path) || basenames.has(posix.basename(path)) || (glob !== undefined && glob(path));
 }
 
-/** Merge several needs into one (deduplicated, stable order for cache keys). */
-export function mergeNeeds(...all: PathNeeds[]): PathNeeds {
-  const uniq = (xs: (string[] | undefined)[]) => [...new Set(xs.flatMap((x) => x ?? []))].sort();
-  return {
-    exact: uniq(all.map((n) => n.exact)),
-    globs: uniq(all.map((n) => n.globs)),
-    basenames: uniq(all.map((n) => n.basenames)),
-  };
-}
-
 /** Symlink hops allowed while resolving one path (Linux's own limit is 40). */
 export const MAX_SYMLINK_HOPS = 40;
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
-import type { FileView, ViewFile } from '../catalog/types.js';
+import type { ContentProbe, FileView, ViewFile } from '../catalog/types.js';
 import type { LayerExtract, LayerIssue } from './extract.js';
 import { MAX_SYMLINK_HOPS, resolveInRoot } from './paths.js';
 
@@ -8,8 +8,9 @@ type Node =
   | { type: 'file'; content: Buffer; mode: number; layer: string }
   | { type: 'symlink'; target: string; layer: string }
   | { type: 'hardlink'; target: string; mode: number; layer: string }
-  /** present in the image but not read (over the per-file limit): hides lower copies */
-  | { type: 'skipped'; layer: string };
+  /** present in the image but not read (over the per-file limit, or probed and not recognised): hides lower copies */
+  | { type: 'skipped'; layer: string }
+  | { type: 'probed'; results: Record<string, Buffer>; mode: number; layer: string };
 
 /**
  * The final view of an image's kept files: layers replayed in order (lowest first), each
@@ -41,6 +42,7 @@ export class SquashedView implements FileView {
       if (e.type === 'file') this.set(e.path, { type: 'file', content: e.content, mode: e.mode, layer: id });
       else if (e.type === 'symlink') this.set(e.path, { type: 'symlink', target: e.target, layer: id });
       else if (e.type === 'hardlink') this.set(e.path, { type: 'hardlink', target: e.target, mode: e.mode, layer: id });
+      else if (e.type === 'probed') this.set(e.path, { type: 'probed', results: e.results, mode: e.mode, layer: id });
       else this.set(e.path, { type: 'skipped', layer: id });
     }
   }
@@ -91,6 +93,15 @@ export class SquashedView implements FileView {
       if (node.type === 'symlink' || !isMatch(path)) continue;
       const file = this.get(path);
       if (file) out.push(file);
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  probed(probe: ContentProbe): ViewFile[] {
+    const out: ViewFile[] = [];
+    for (const [path, node] of this.nodes) {
+      const content = node.type === 'probed' ? node.results[probe.name] : undefined;
+      if (node.type === 'probed' && content) out.push({ path, content, mode: node.mode, layer: node.layer });
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }

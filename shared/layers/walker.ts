@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { DrydockError, isAbort, toDrydockError, type ErrorContext } from '../errors.js';
 import { layerCompression } from '../image/media-types.js';
+import type { ContentProbe } from '../catalog/types.js';
 import type { Descriptor } from '../image/types.js';
 import type { LayerExtract, LayerIssue, LayerLimits } from './extract.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
@@ -13,6 +14,8 @@ export interface WalkOptions {
   diffId?: string;
   /** true for the paths catalogers need (see pathMatcher) */
   wanted: (path: string) => boolean;
+  /** content probes run on executables no path need asks for */
+  probes?: readonly ContentProbe[];
   limits: LayerLimits;
   /** the image as the user named it, for error messages */
   image: string;
@@ -55,6 +58,28 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
   const kept = new Map<string, Buffer>();
   const issue = (code: LayerIssue['code'], path: string, message: string) =>
     result.issues.push({ code, path, message, layer: descriptor.digest });
+
+  const probes = opts.probes ?? [];
+  /**
+   * Feeds an executable to the probes whose size limit it fits, keeping only what they find.
+   * A probed file that no probe recognises still hides a lower layer's result for its path.
+   */
+  const probe = (fitting: ContentProbe[], path: string, mode: number, size: number, stream: Readable, next: () => void): void => {
+    let active = fitting.map((p) => ({ name: p.name, reader: p.start() }));
+    const all = active;
+    stream.on('data', (chunk: Buffer) => {
+      if (active.length) active = active.filter((a) => a.reader.push(chunk));
+    });
+    stream.on('end', () => {
+      const results: Record<string, Buffer> = {};
+      for (const a of all) {
+        const r = a.reader.result();
+        if (r) results[a.name] = r;
+      }
+      result.entries.push(Object.keys(results).length ? { type: 'probed', path, mode, results } : { type: 'skipped', path, mode, size });
+      next();
+    });
+  };
 
   extract.on('entry', (header, stream, next) => {
     // An entry dies with the extractor (truncated tar, limit): the extractor's error is reported.
@@ -100,7 +125,14 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
       }
       case 'file':
       case 'contiguous-file': {
-        if (!opts.wanted(path)) break;
+        if (!opts.wanted(path)) {
+          const size = header.size ?? 0;
+          const fitting = (mode & 0o111) !== 0 && size > 0 ? probes.filter((p) => size <= p.maxBytes) : [];
+          if (!fitting.length) break;
+          stream.removeListener('end', done);
+          probe(fitting, path, mode, size, stream as unknown as Readable, next);
+          return;
+        }
         const size = header.size ?? 0;
         if (size > limits.maxFileBytes) {
           issue('LIMIT_EXCEEDED', path, `file of ${size} bytes is larger than the per-file read limit of ${limits.maxFileBytes} bytes (limit maxFileBytes); skipped`);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { dpkgCataloger } from '../../shared/catalog/dpkg.js';
 import { catalogNeeds, catalogers, runCatalogers } from '../../shared/catalog/index.js';
 import type { CatalogContext, Cataloger, FileView, Package, ViewFile } from '../../shared/catalog/types.js';
+import { goBinaryCataloger } from '../../shared/catalog/golang.js';
 
 /** An in-memory view: path → content. */
 function viewOf(files: Record<string, string>): FileView {
@@ -37,18 +38,24 @@ function fixed(name: string, packages: Package[], seen?: CatalogContext[]): Cata
 const bookwormOsRelease = 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n';
 
 describe('catalogers', () => {
-  it('is the explicit list of catalogers', () => {
-    expect(catalogers).toEqual([dpkgCataloger]);
+  it('lists each cataloger once, with a kind and a version, OS ones first', () => {
+    const names = catalogers.map((c) => c.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toContain('dpkg');
+    expect(names).toContain('go-binary');
+    for (const c of catalogers) expect(c.version).toBeGreaterThan(0);
+    const kinds = catalogers.map((c) => c.kind);
+    expect(kinds.indexOf('os')).toBe(0);
   });
 });
 
 describe('catalogNeeds', () => {
   it('merges the catalogers’ needs with the distro detector’s, deduplicated and sorted', () => {
-    expect(catalogNeeds()).toEqual({
-      exact: ['/etc/alpine-release', '/etc/centos-release', '/etc/debian_version', '/etc/lsb-release', '/etc/os-release', '/etc/redhat-release', '/usr/lib/os-release', '/var/lib/dpkg/status'],
-      globs: ['/var/lib/dpkg/status.d/*'],
-      basenames: [],
-    });
+    const needs = catalogNeeds([dpkgCataloger, goBinaryCataloger, dpkgCataloger]);
+    expect(needs.exact).toEqual(expect.arrayContaining(['/etc/os-release', '/usr/lib/os-release', '/etc/alpine-release', '/var/lib/dpkg/status']));
+    expect(needs.exact).toEqual([...new Set(needs.exact)].sort());
+    expect(needs.globs).toContain('/var/lib/dpkg/status.d/*');
+    expect(needs.probes?.map((p) => p.name)).toEqual(['go-buildinfo']);
   });
 
   it('takes the list to merge', () => {
