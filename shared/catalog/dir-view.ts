@@ -95,6 +95,11 @@ export class DirectoryView implements FileView {
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  realPath(path: string): string | undefined {
+    const r = this.resolve(path);
+    return r.kind === 'loop' ? undefined : r.kind === 'found' ? toViewPath(r.parts) : resolvedPath(this.root, path);
+  }
+
   /** `path` resolved inside the root (see resolveInRoot), with the lstat of what it names. */
   private resolve(path: string): Resolved {
     const r = resolveInRoot(path, (p) => {
@@ -185,6 +190,15 @@ function walkBase(pattern: string): string {
   const { base, negated } = picomatch.scan(pattern);
   if (negated || !base.startsWith('/') || base.includes('\\') || base.split('/').includes('..')) return '/';
   return toViewPath(splitPath(base));
+}
+
+/** The resolved path of something that does not exist (its parents' symlinks still resolved). */
+function resolvedPath(root: string, path: string): string | undefined {
+  const r = resolveInRoot(path, (p) => {
+    const onDisk = join(root, p);
+    return lstatOrUndefined(onDisk)?.isSymbolicLink() ? readlinkSync(onDisk) : undefined;
+  });
+  return 'path' in r ? r.path : undefined;
 }
 
 function splitPath(path: string): string[] {

@@ -17,6 +17,12 @@
  * accepted, and package names are lower-cased. A stanza dpkg would refuse (no Package,
  * an unparseable line, a duplicate field, an invalid Status, an on-disk package without
  * a valid Version) becomes a CatalogIssue and the other stanzas are still read.
+ *
+ * File ownership: for each reported package, the paths dpkg recorded as installed by it
+ * in /var/lib/dpkg/info/<name>.list (<name>:<arch>.list for a Multi-Arch: same package)
+ * are returned as CatalogResult.ownership, so that language packages whose metadata a
+ * Debian package installed (python3-requests' PKG-INFO) are marked as owned by it. A
+ * package without a list (distroless status.d, a fixture without info/) owns nothing.
  */
 import { PackageURL } from 'packageurl-js';
 import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
@@ -24,6 +30,8 @@ import { distroQualifier } from './distro.js';
 
 const STATUS_FILE = '/var/lib/dpkg/status';
 const STATUS_D_GLOB = '/var/lib/dpkg/status.d/*';
+const INFO_DIR = '/var/lib/dpkg/info';
+const INFO_LIST_GLOB = `${INFO_DIR}/*.list`;
 
 /** At most this many malformed stanzas are reported one by one per file; the rest are counted. */
 const MAX_ISSUES_PER_FILE = 10;
@@ -48,8 +56,8 @@ const METADATA_FIELDS: ReadonlyArray<readonly [field: string, key: string]> = [
 export const dpkgCataloger: Cataloger = {
   name: 'dpkg',
   kind: 'os',
-  version: 1,
-  needs: { exact: [STATUS_FILE], globs: [STATUS_D_GLOB] },
+  version: 2,
+  needs: { exact: [STATUS_FILE], globs: [STATUS_D_GLOB, INFO_LIST_GLOB] },
   catalog(view: FileView, ctx: CatalogContext): CatalogResult {
     const result: CatalogResult = { packages: [], issues: [] };
     const status = view.get(STATUS_FILE);
@@ -57,9 +65,42 @@ export const dpkgCataloger: Cataloger = {
     for (const file of view.glob(STATUS_D_GLOB)) {
       if (!file.path.endsWith('.md5sums')) readDatabaseFile(file, 'status.d', ctx.distro, result);
     }
+    const ownership = ownershipOf(view, result);
+    if (ownership.length > 0) result.ownership = ownership;
     return result;
   },
 };
+
+/** Characters of a Debian package name (Policy 5.6.1): nothing that could leave info/. */
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*$/;
+
+/** The files of each reported package, from its info/<name>[:<arch>].list. */
+function ownershipOf(view: FileView, out: CatalogResult): NonNullable<CatalogResult['ownership']> {
+  const ownership: NonNullable<CatalogResult['ownership']> = [];
+  for (const owner of out.packages) {
+    if (!PACKAGE_NAME.test(owner.name)) continue;
+    // dpkg names the list <name>:<arch>.list for Multi-Arch: same packages, <name>.list otherwise.
+    const list = (owner.arch ? view.get(`${INFO_DIR}/${owner.name}:${owner.arch}.list`) : undefined) ?? view.get(`${INFO_DIR}/${owner.name}.list`);
+    if (!list) continue;
+    const paths = readFileList(list, out);
+    if (paths.length > 0) ownership.push({ owner, paths });
+  }
+  return ownership;
+}
+
+/** The paths of one info/*.list file: one absolute path a line; "/." (the root) is left out. */
+function readFileList(file: ViewFile, out: CatalogResult): string[] {
+  let text = file.content.toString('utf8');
+  if (file.truncated) {
+    text = text.slice(0, Math.max(text.lastIndexOf('\n'), 0));
+    out.issues.push({ cataloger: 'dpkg', path: file.path, layer: file.layer, message: `file truncated after ${file.content.length} bytes: the files listed after that are not attributed to the package` });
+  }
+  const paths: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('/') && line !== '/.') paths.push(line);
+  }
+  return paths;
+}
 
 type DatabaseKind = 'status' | 'status.d';
 

@@ -7,10 +7,11 @@
 import { distroDetector, distroQualifier } from './distro.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './golang.js';
+import { pythonCataloger } from './python.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
-export const catalogers: readonly Cataloger[] = [dpkgCataloger, goBinaryCataloger];
+export const catalogers: readonly Cataloger[] = [dpkgCataloger, pythonCataloger, goBinaryCataloger];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 
@@ -41,6 +42,7 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
     issues.push(thrown(distroDetector.name, e));
   }
   const owners = new Map<string, PackageRef>();
+  const real = realPaths(view);
   const ordered = [...list].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
   for (const cataloger of ordered) {
     try {
@@ -56,7 +58,10 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
       }
       for (const { owner, paths } of result.ownership ?? []) {
         const ref: PackageRef = { type: owner.type, name: owner.name, version: owner.version, purl: owner.purl };
-        for (const path of paths) if (!owners.has(path)) owners.set(path, ref);
+        for (const path of paths) {
+          // Package lists name paths as installed (/lib/…); views give real paths (/usr/lib/… on merged-/usr).
+          for (const p of [path, real(path)]) if (p && !owners.has(p)) owners.set(p, ref);
+        }
       }
       packages.push(...result.packages);
       issues.push(...result.issues);
@@ -66,6 +71,19 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
   }
   packages.sort(comparePackages);
   return distro ? { distro, packages, issues } : { packages, issues };
+}
+
+/** The view's real path of a file, resolving each directory once (package lists hold tens of thousands of paths). */
+function realPaths(view: FileView): (path: string) => string | undefined {
+  if (!view.realPath) return () => undefined;
+  const dirs = new Map<string, string | undefined>();
+  return (path) => {
+    const slash = path.lastIndexOf('/');
+    const dir = path.slice(0, slash) || '/';
+    if (!dirs.has(dir)) dirs.set(dir, view.realPath!(dir));
+    const realDir = dirs.get(dir);
+    return realDir === undefined ? undefined : `${realDir === '/' ? '' : realDir}/${path.slice(slash + 1)}`;
+  };
 }
 
 function thrown(name: string, e: unknown): CatalogIssue {

@@ -15,13 +15,24 @@ export function normalizeLicense(declared: string): string | undefined {
   if (joined !== text && isSpdx(joined)) return joined;
   const parts = joined.split(/ (AND|OR|WITH) /);
   if (parts.length > 1) {
-    const fixed = parts.map((p, i) => (i % 2 ? p : spdxCorrect(p.replace(/^\(|\)$/g, '')) ?? undefined));
+    const fixed = parts.map((p, i) => (i % 2 ? p : corrected(p.replace(/^\(|\)$/g, ''))));
     if (fixed.every((p) => p !== undefined)) {
       const expr = fixed.join(' ');
       if (isSpdx(expr)) return expr;
     }
   }
-  return spdxCorrect(text) ?? undefined;
+  return corrected(text);
+}
+
+/**
+ * spdx-correct's answer, unless it invents a version the text does not state ("BSD" is not
+ * BSD-2-Clause, "LGPL" not LGPL-3.0-or-later): a guessed licence is worse than the declared text.
+ */
+function corrected(text: string): string | undefined {
+  const id = spdxCorrect(text);
+  if (!id) return undefined;
+  const version = /\d+/.exec(id)?.[0];
+  return version === undefined || new RegExp(`(^|\\D)${version}(\\D|$)`).test(text) ? id : undefined;
 }
 
 /** Declared licences as package records keep them: each normalised where it can be. */

@@ -56,6 +56,8 @@ export interface FileView {
   glob(pattern: string): ViewFile[];
   /** What `probe` kept of each file it recognised (content = the probe's result), by real path. */
   probed?(probe: ContentProbe): ViewFile[];
+  /** `path` with symlinks resolved inside the image root (undefined on a loop) */
+  realPath?(path: string): string | undefined;
 }
 
 export interface Distro {

@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { DirectoryView } from '../../shared/catalog/dir-view.js';
 import { tmpdir } from 'node:os';
 import picomatch from 'picomatch';
@@ -142,5 +144,21 @@ describe('runCatalogers', () => {
     expect(byName.flask?.ownedBy).toBeUndefined();
     expect(byName['python3-requests']?.foundBy).toBe('os-fake');
     expect(byName.requests?.foundBy).toBe('python');
+  });
+
+  it('matches owned paths through merged-/usr symlinks (/lib → usr/lib)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'drydock-owned-'));
+    try {
+      mkdirSync(join(root, 'usr/lib/python3/dist-packages/x-1.0.dist-info'), { recursive: true });
+      symlinkSync('usr/lib', join(root, 'lib'));
+      const real = '/usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA';
+      const py: Package = { type: 'pypi', name: 'x', version: '1.0', purl: 'pkg:pypi/x@1.0', layer: 'l', locations: [real] };
+      const owner: Package = { type: 'deb', name: 'python3-x', version: '1.0-1', purl: 'pkg:deb/debian/python3-x@1.0-1', layer: 'l', locations: ['/var/lib/dpkg/status'] };
+      const os: Cataloger = { name: 'os-fake', kind: 'os', version: 1, needs: {}, catalog: () => ({ packages: [owner], issues: [], ownership: [{ owner, paths: ['/lib/python3/dist-packages/x-1.0.dist-info/METADATA'] }] }) };
+      const run = runCatalogers(new DirectoryView(root), [fixed('python', [py]), os]);
+      expect(run.packages.find((p) => p.name === 'x')?.ownedBy?.name).toBe('python3-x');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -12,6 +12,10 @@ describe('normalizeLicense', () => {
     ['GPLv2+', 'GPL-2.0-or-later'],
     ['GPLv2+ and LGPLv2+', 'GPL-2.0-or-later AND LGPL-2.0-or-later'],
     ['mit or apache-2.0', 'MIT OR Apache-2.0'],
+    ['BSD', undefined],
+    ['LGPL', undefined],
+    ['GPL', undefined],
+    ['Apache License, Version 2.0', 'Apache-2.0'],
   ])('%j → %j', (text, spdx) => {
     expect(normalizeLicense(text)).toBe(spdx);
   });

@@ -1,6 +1,7 @@
 /**
  * A real Debian 12 root filesystem for tests, built by debootstrap once per machine and
- * cached under ~/.cache/drydock/rootfs-bookworm-minbase.
+ * cached under ~/.cache/drydock/rootfs-bookworm-minbase; variants with extra packages
+ * (`ensureDebianRootfsWith`) are cached beside it, one directory per package set.
  *
  * The build runs in a sibling temporary directory; a marker file is written only after
  * debootstrap succeeds, and the directory is then renamed into place, so a cached rootfs
@@ -11,7 +12,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const SUITE = 'bookworm';
 const MIRROR = 'http://deb.debian.org/debian';
@@ -20,40 +21,72 @@ const ROOTFS_DIR = join(CACHE_DIR, `rootfs-${SUITE}-minbase`);
 /** Written inside the rootfs after a successful build; its absence means "not built". */
 const MARKER = '.drydock-rootfs-complete';
 
-let pending: Promise<string> | undefined;
+/** One rootfs to build: where it is cached and the extra packages debootstrap installs. */
+interface RootfsSpec {
+  dir: string;
+  include: string[];
+}
+
+const pending = new Map<string, Promise<string>>();
 
 /** Path of a debootstrapped Debian bookworm (minbase) rootfs, building it on first use. */
 export function ensureDebianRootfs(): Promise<string> {
-  pending ??= build().catch((e: unknown) => {
-    pending = undefined;
-    throw e;
-  });
-  return pending;
+  return ensure({ dir: ROOTFS_DIR, include: [] });
 }
 
-async function build(): Promise<string> {
-  if (existsSync(join(ROOTFS_DIR, MARKER))) return ROOTFS_DIR;
+/**
+ * Path of a debootstrapped Debian bookworm (minbase) rootfs with `packages` (and their
+ * dependencies) installed as well (`debootstrap --include=…`), building it on first use.
+ * Each package set is its own cached directory, e.g.
+ * ~/.cache/drydock/rootfs-bookworm-minbase+python3-requests+python3-yaml.
+ */
+export function ensureDebianRootfsWith(packages: readonly string[]): Promise<string> {
+  const include = [...new Set(packages)].sort();
+  for (const p of include) {
+    // Debian package names (Policy 5.6.1); also keeps the directory name safe.
+    if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) throw new Error(`not a Debian package name: ${JSON.stringify(p)}`);
+  }
+  if (include.length === 0) return ensureDebianRootfs();
+  return ensure({ dir: `${ROOTFS_DIR}+${include.join('+')}`, include });
+}
+
+function ensure(spec: RootfsSpec): Promise<string> {
+  let p = pending.get(spec.dir);
+  if (!p) {
+    p = build(spec).catch((e: unknown) => {
+      pending.delete(spec.dir);
+      throw e;
+    });
+    pending.set(spec.dir, p);
+  }
+  return p;
+}
+
+async function build({ dir, include }: RootfsSpec): Promise<string> {
+  if (existsSync(join(dir, MARKER))) return dir;
   const debootstrap = findDebootstrap();
   if (!debootstrap) {
     throw new Error('debootstrap is not installed: run `apt-get install debootstrap` (as root) to build the Debian test rootfs');
   }
   await mkdir(CACHE_DIR, { recursive: true });
-  const tmp = await mkdtemp(join(CACHE_DIR, `.rootfs-${SUITE}-minbase.partial-`));
+  const tmp = await mkdtemp(join(CACHE_DIR, `.${basename(dir)}.partial-`));
   const logPath = `${tmp}.log`;
   await chmod(tmp, 0o755); // mkdtemp makes it 0700; a root directory is 0755
+  const args = ['--variant=minbase', ...(include.length > 0 ? [`--include=${include.join(',')}`] : []), SUITE, tmp, MIRROR];
   try {
     const started = Date.now();
-    await run(debootstrap, ['--variant=minbase', SUITE, tmp, MIRROR], logPath);
+    await run(debootstrap, args, logPath);
     const seconds = Math.round((Date.now() - started) / 1000);
-    await writeFile(join(tmp, MARKER), `debootstrap --variant=minbase ${SUITE} ${MIRROR}\nbuilt ${new Date().toISOString()} in ${seconds}s\n`);
-    replaceStale(ROOTFS_DIR);
-    await rename(tmp, ROOTFS_DIR);
+    const command = ['debootstrap', ...args.slice(0, -2), MIRROR].join(' ');
+    await writeFile(join(tmp, MARKER), `${command}\nbuilt ${new Date().toISOString()} in ${seconds}s\n`);
+    replaceStale(dir);
+    await rename(tmp, dir);
     rmSync(logPath, { force: true });
-    return ROOTFS_DIR;
+    return dir;
   } catch (e) {
     removeTree(tmp);
     // Another process may have finished the same build first.
-    if (existsSync(join(ROOTFS_DIR, MARKER))) return ROOTFS_DIR;
+    if (existsSync(join(dir, MARKER))) return dir;
     throw new Error(`building the Debian rootfs failed: ${e instanceof Error ? e.message : String(e)}\n--- end of ${logPath} ---\n${logTail(logPath)}`, { cause: e });
   }
 }
