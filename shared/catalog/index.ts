@@ -7,11 +7,12 @@
 import { distroDetector, distroQualifier } from './distro.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './golang.js';
+import { npmCataloger } from './npm.js';
 import { pythonCataloger } from './python.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
-export const catalogers: readonly Cataloger[] = [dpkgCataloger, pythonCataloger, goBinaryCataloger];
+export const catalogers: readonly Cataloger[] = [dpkgCataloger, npmCataloger, pythonCataloger, goBinaryCataloger];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 

@@ -9,6 +9,8 @@ import parseSpdx from 'spdx-expression-parse';
 export function normalizeLicense(declared: string): string | undefined {
   const text = declared.trim();
   if (!text) return undefined;
+  // npm's "no licence granted" words, which spdx-correct would turn into their opposite (Unlicense)
+  if (/^(UNLICENSED|SEE LICEN[CS]E IN\b)/i.test(text)) return undefined;
   if (isSpdx(text)) return text;
   // Common RPM and apk spellings: "GPLv2+ and LGPLv2+", "MIT or Apache-2.0".
   const joined = text.replace(/\s+(and|or|with)\s+/gi, (_m, op: string) => ` ${op.toUpperCase()} `);
