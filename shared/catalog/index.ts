@@ -4,6 +4,7 @@
  * URLs), then collects every cataloger's packages and issues; a cataloger that throws
  * becomes an issue, never a failed scan.
  */
+import { apkCataloger } from './apk.js';
 import { distroDetector, distroQualifier } from './distro.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './golang.js';
@@ -12,7 +13,7 @@ import { pythonCataloger } from './python.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
-export const catalogers: readonly Cataloger[] = [dpkgCataloger, npmCataloger, pythonCataloger, goBinaryCataloger];
+export const catalogers: readonly Cataloger[] = [dpkgCataloger, apkCataloger, npmCataloger, pythonCataloger, goBinaryCataloger];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 
