@@ -6,14 +6,26 @@
  */
 import { apkCataloger } from './apk.js';
 import { distroDetector, distroQualifier } from './distro.js';
+import { dotnetCataloger } from './dotnet.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './golang.js';
 import { npmCataloger } from './npm.js';
+import { phpCataloger } from './php.js';
 import { pythonCataloger } from './python.js';
+import { rubyCataloger } from './ruby.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
-export const catalogers: readonly Cataloger[] = [dpkgCataloger, apkCataloger, npmCataloger, pythonCataloger, goBinaryCataloger];
+export const catalogers: readonly Cataloger[] = [
+  dpkgCataloger,
+  apkCataloger,
+  npmCataloger,
+  pythonCataloger,
+  rubyCataloger,
+  dotnetCataloger,
+  phpCataloger,
+  goBinaryCataloger,
+];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
 
