@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import picomatch from 'picomatch';
 import type { ErrorCode } from '../errors.js';
 import { MAX_SYMLINK_HOPS, resolveInRoot } from '../layers/paths.js';
-import type { ContentProbe, FileView, ViewFile } from './types.js';
+import { probeReads, type ContentProbe, type FileView, type ViewFile } from './types.js';
 
 /** Symlinks followed while resolving one path before it counts as a loop (Linux MAXSYMLINKS). */
 
@@ -70,13 +70,13 @@ export class DirectoryView implements FileView {
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** Every executable regular file of at most `probe.maxBytes`, streamed through the probe in 256 KiB reads. */
+  /** Every regular file the probe selects, streamed through it in 256 KiB reads. */
   probed(probe: ContentProbe): ViewFile[] {
     const out: ViewFile[] = [];
     const chunk = Buffer.alloc(256 * 1024);
     for (const [path, stats] of this.walk('/')) {
-      if ((stats.mode & 0o111) === 0 || stats.size === 0 || stats.size > probe.maxBytes) continue;
-      const reader = probe.start();
+      if (!probeReads(probe, path, stats.mode, stats.size)) continue;
+      const reader = probe.start(path);
       let fd: number | undefined;
       try {
         fd = openSync(join(this.root, path), constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -9,6 +9,7 @@ import { distroDetector, distroQualifier } from './distro.js';
 import { dotnetCataloger } from './dotnet.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './golang.js';
+import { javaCataloger } from './java.js';
 import { npmCataloger } from './npm.js';
 import { phpCataloger } from './php.js';
 import { pythonCataloger } from './python.js';
@@ -24,6 +25,7 @@ export const catalogers: readonly Cataloger[] = [
   rubyCataloger,
   dotnetCataloger,
   phpCataloger,
+  javaCataloger,
   goBinaryCataloger,
 ];
 
@@ -66,7 +68,8 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
         if (cataloger.kind === 'os' && distro) p.distro ??= distroQualifier(distro);
         // A language package whose record an OS package installed is that OS package's.
         if (cataloger.kind !== 'os') {
-          const owner = p.locations.map((l) => owners.get(l)).find(Boolean);
+          // a record inside an archive (/x.war!/WEB-INF/lib/y.jar) belongs to whoever installed the archive
+          const owner = p.locations.map((l) => owners.get(l.split('!/')[0]!)).find(Boolean);
           if (owner) p.ownedBy = owner;
         }
       }

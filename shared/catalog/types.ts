@@ -17,16 +17,25 @@ export interface PathNeeds {
 }
 
 /**
- * Reads executable files as they stream past and keeps only what it finds (a Go binary's
- * build info, a few KiB), never the file. Every regular file with an execute bit and at most
- * `maxBytes` long that no path need asks for is fed to a fresh reader, chunk by chunk.
+ * Reads files as they stream past and keeps only what it finds (a Go binary's build info,
+ * the package records inside a Java archive), never the file. Every regular file that no
+ * path need asks for, that `select` accepts (default: any file with an execute bit) and is at
+ * most `maxBytes` long is fed to a fresh reader, chunk by chunk.
  */
 export interface ContentProbe {
   /** stable name (part of the layer cache key with `version`) */
   readonly name: string;
   readonly version: number;
   readonly maxBytes: number;
-  start(): ProbeReader;
+  /** which files to read (default: executables); must be cheap, it sees every file entry */
+  select?(path: string, mode: number, size: number): boolean;
+  start(path: string): ProbeReader;
+}
+
+/** Whether `probe` reads the file at `path`. */
+export function probeReads(probe: ContentProbe, path: string, mode: number, size: number): boolean {
+  if (size > probe.maxBytes) return false;
+  return probe.select ? probe.select(path, mode, size) : size > 0 && (mode & 0o111) !== 0;
 }
 
 export interface ProbeReader {

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { DrydockError, isAbort, toDrydockError, type ErrorContext } from '../errors.js';
 import { layerCompression } from '../image/media-types.js';
-import type { ContentProbe } from '../catalog/types.js';
+import { probeReads, type ContentProbe } from '../catalog/types.js';
 import type { Descriptor } from '../image/types.js';
 import type { LayerExtract, LayerIssue, LayerLimits } from './extract.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
@@ -65,7 +65,7 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
    * A probed file that no probe recognises still hides a lower layer's result for its path.
    */
   const probe = (fitting: ContentProbe[], path: string, mode: number, size: number, stream: Readable, next: () => void): void => {
-    let active = fitting.map((p) => ({ name: p.name, reader: p.start() }));
+    let active = fitting.map((p) => ({ name: p.name, reader: p.start(path) }));
     const all = active;
     stream.on('data', (chunk: Buffer) => {
       if (active.length) active = active.filter((a) => a.reader.push(chunk));
@@ -127,7 +127,7 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
       case 'contiguous-file': {
         if (!opts.wanted(path)) {
           const size = header.size ?? 0;
-          const fitting = (mode & 0o111) !== 0 && size > 0 ? probes.filter((p) => size <= p.maxBytes) : [];
+          const fitting = probes.length ? probes.filter((p) => probeReads(p, path, mode, size)) : [];
           if (!fitting.length) break;
           stream.removeListener('end', done);
           probe(fitting, path, mode, size, stream as unknown as Readable, next);

@@ -106,18 +106,18 @@ describe('Go binaries', () => {
 
   it('finds the build info across any chunking of the stream', () => {
     const bin = execFileSync('cat', [join(root, 'usr/local/bin/app')], { maxBuffer: 1 << 28 });
-    const whole = goBuildInfoProbe.start();
+    const whole = goBuildInfoProbe.start('/bin/app');
     whole.push(bin);
     const expected = whole.result()!.toString();
     for (const size of [1, 7, 13, 14, 4096, 65_537]) {
-      const r = goBuildInfoProbe.start();
+      const r = goBuildInfoProbe.start('/bin/app');
       for (let i = 0; i < bin.length && r.push(bin.subarray(i, i + size)); i += size);
       expect(r.result()?.toString()).toBe(expected);
     }
   });
 
   it('ignores what is not a Go ELF binary, at once', () => {
-    const r = goBuildInfoProbe.start();
+    const r = goBuildInfoProbe.start('/bin/app');
     expect(r.push(Buffer.from('#!/bin/sh\n\xff Go buildinf:'))).toBe(false);
     expect(r.result()).toBeUndefined();
   });
