@@ -1,3 +1,4 @@
+import { attributeLayers } from './attribution.js';
 import type { Cataloger, CatalogIssue, Distro, Package } from './catalog/types.js';
 import { catalogNeeds, catalogers as defaultCatalogers, runCatalogers } from './catalog/index.js';
 import { DrydockError } from './errors.js';
@@ -134,6 +135,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     });
     const view = new SquashedView(extracts);
     const { distro, packages, issues } = runCatalogers(view, list);
+    attributeLayers(extracts, packages, list);
     for (const x of extracts) warnings.push(...x.issues);
     warnings.push(...view.issues, ...issues.map(catalogWarning));
     out.push(inventory(img, reports, distro, packages, warnings));

@@ -67,9 +67,10 @@ export const LAYERS: LayerSpec[] = [
 // The hard link: a fourth layer would hide it behind a whiteout, so L1 carries it itself.
 LAYERS[1]!.files!.push({ path: 'etc/os-release', type: 'hardlink', target: 'usr/lib/os-release' });
 
+/** name, version, the layer that introduced it (beta is unchanged since L0, though L1 rewrote the status file) */
 const EXPECTED = [
   ['alpha', '1.1', 1],
-  ['beta', '2.0', 1],
+  ['beta', '2.0', 0],
   ['delta', '4.0', 1],
   ['epsilon', '5.0', 1],
   ['eta', '7:1.0-1', 2],
