@@ -90,7 +90,7 @@ export class SquashedView implements FileView {
     const isMatch = picomatch(pattern, { dot: true });
     const out: ViewFile[] = [];
     for (const [path, node] of this.nodes) {
-      if (node.type === 'symlink' || !isMatch(path)) continue;
+      if ((node.type !== 'file' && node.type !== 'hardlink') || !isMatch(path)) continue;
       const file = this.get(path);
       if (file) out.push(file);
     }
