@@ -1,6 +1,6 @@
 // One esbuild bundle per Lambda function (functions/<name>/handler.ts → dist/functions/<name>/index.mjs)
 // and one for the CLI (dist/cli/drydock.mjs). ESM, Node 20+; Lambda runs them on nodejs22.x.
-import { readdirSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -43,4 +43,7 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
   }),
 ]);
+// sql.js's WebAssembly engine (rpmdb.sqlite) is loaded from beside the bundle that uses it.
+const wasm = 'node_modules/sql.js/dist/sql-wasm.wasm';
+for (const dir of ['dist/cli', ...functions.map((name) => `dist/functions/${name}`)]) copyFileSync(wasm, `${dir}/sql-wasm.wasm`);
 console.log(`bundled ${functions.length} function(s) (${functions.join(', ')}) and the CLI into dist/`);

@@ -134,6 +134,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
       return extract;
     });
     const view = new SquashedView(extracts);
+    await Promise.all(list.map((c) => c.prepare?.(view)));
     const { distro, packages, issues } = runCatalogers(view, list);
     attributeLayers(extracts, packages, list);
     for (const x of extracts) warnings.push(...x.issues);

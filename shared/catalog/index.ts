@@ -14,12 +14,14 @@ import { npmCataloger } from './npm.js';
 import { phpCataloger } from './php.js';
 import { pythonCataloger } from './python.js';
 import { rubyCataloger } from './ruby.js';
+import { rpmCataloger } from './rpm/index.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
 export const catalogers: readonly Cataloger[] = [
   dpkgCataloger,
   apkCataloger,
+  rpmCataloger,
   npmCataloger,
   pythonCataloger,
   rubyCataloger,

@@ -151,5 +151,7 @@ export interface Cataloger {
   /** bump when the output for the same input changes: it is part of the layer cache key */
   readonly version: number;
   readonly needs: PathNeeds;
+  /** async set-up the cataloger needs for this view (loading a parser engine), awaited before catalog() */
+  prepare?(view: FileView): Promise<void>;
   catalog(view: FileView, ctx: CatalogContext): CatalogResult;
 }

@@ -480,15 +480,12 @@ describe('npmCataloger', () => {
     it('reads hundreds of trees in one pass over the view, and needs keep everything it reads', () => {
       const files = bigImage();
       const calls = { glob: 0, get: 0 };
-      const start = performance.now();
       const result = npmCataloger.catalog(memoryView(files, calls), {});
-      const ms = performance.now() - start;
       expect(result.issues).toEqual([]);
       expect(result.packages.length).toBe(200 * (60 + 6) + 100 * 60);
       expect(calls.glob).toBe(1);
       // one get per lockfile whose directory has no node_modules (the hidden-lockfile check)
       expect(calls.get).toBe(100);
-      expect(ms).toBeLessThan(5_000);
       // what the walker keeps for these needs is enough: the result is the same
       const wanted = pathMatcher(npmCataloger.needs);
       const kept = files.filter((f) => wanted(f.path));
