@@ -12,19 +12,40 @@ export function normalizeLicense(declared: string): string | undefined {
   // npm's "no licence granted" words, which spdx-correct would turn into their opposite (Unlicense)
   if (/^(UNLICENSED|SEE LICEN[CS]E IN\b)/i.test(text)) return undefined;
   if (isSpdx(text)) return text;
-  // Common RPM and apk spellings: "GPLv2+ and LGPLv2+", "MIT or Apache-2.0".
+  const alias = FEDORA_SHORT_NAMES[text];
+  if (alias) return alias;
+  // Common RPM and apk spellings: "GPLv2+ and LGPLv2+", "MIT or Apache-2.0", "BSD or GPLv2".
   const joined = text.replace(/\s+(and|or|with)\s+/gi, (_m, op: string) => ` ${op.toUpperCase()} `);
   if (joined !== text && isSpdx(joined)) return joined;
   const parts = joined.split(/ (AND|OR|WITH) /);
   if (parts.length > 1) {
-    const fixed = parts.map((p, i) => (i % 2 ? p : corrected(p.replace(/^\(|\)$/g, ''))));
-    if (fixed.every((p) => p !== undefined)) {
-      const expr = fixed.join(' ');
-      if (isSpdx(expr)) return expr;
-    }
+    const fixed = parts.map((p, i) => (i % 2 ? p : single(p.replace(/^\(|\)$/g, ''))));
+    const expr = fixed.join(' ');
+    // every part must normalise: a compound licence is never shortened to one of its parts
+    return fixed.every((p) => p !== undefined) && isSpdx(expr) ? expr : undefined;
   }
-  return corrected(text);
+  return single(text);
 }
+
+/** One licence name: an SPDX id, a Fedora legacy short name, or spdx-correct's answer when it guesses no version. */
+function single(text: string): string | undefined {
+  if (isSpdx(text)) return text;
+  return FEDORA_SHORT_NAMES[text] ?? corrected(text);
+}
+
+/** Fedora's legacy short licence names (still in RPM headers of EL 7–9 and Amazon Linux) that spdx-correct does not know. */
+const FEDORA_SHORT_NAMES: Record<string, string> = {
+  'ASL 1.0': 'Apache-1.0',
+  'ASL 1.1': 'Apache-1.1',
+  'ASL 2.0': 'Apache-2.0',
+  'MPLv1.0': 'MPL-1.0',
+  'MPLv1.1': 'MPL-1.1',
+  'MPLv2.0': 'MPL-2.0',
+  'GPL+': 'GPL-1.0-or-later',
+  'LGPL+': 'LGPL-2.0-or-later',
+  Boost: 'BSL-1.0',
+  zlib: 'Zlib',
+};
 
 /**
  * spdx-correct's answer, unless it invents a version the text does not state ("BSD" is not

@@ -19,6 +19,10 @@ describe('normalizeLicense', () => {
     ['LGPL', undefined],
     ['GPL', undefined],
     ['Apache License, Version 2.0', 'Apache-2.0'],
+    ['ASL 2.0', 'Apache-2.0'],
+    ['ASL 2.0 and MIT', 'Apache-2.0 AND MIT'],
+    ['BSD or GPLv2', undefined],
+    ['GPLv2 or ASL 2.0', 'GPL-2.0-only OR Apache-2.0'],
   ])('%j → %j', (text, spdx) => {
     expect(normalizeLicense(text)).toBe(spdx);
   });
