@@ -15,6 +15,7 @@ import { phpCataloger } from './php.js';
 import { pythonCataloger } from './python.js';
 import { rubyCataloger } from './ruby.js';
 import { rpmCataloger } from './rpm/index.js';
+import { rustBinaryCataloger } from './rust.js';
 import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
@@ -29,6 +30,7 @@ export const catalogers: readonly Cataloger[] = [
   phpCataloger,
   javaCataloger,
   goBinaryCataloger,
+  rustBinaryCataloger,
 ];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };
