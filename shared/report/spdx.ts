@@ -59,7 +59,7 @@ function spdxPackage(p: Package, id: string, extracted: Map<string, string>) {
     licenseConcluded: 'NOASSERTION',
     licenseDeclared: declared(p.licenses ?? [], extracted),
     copyrightText: 'NOASSERTION',
-    primaryPackagePurpose: p.type === 'deb' || p.type === 'rpm' || p.type === 'apk' ? 'OPERATING-SYSTEM' : 'LIBRARY',
+    primaryPackagePurpose: p.type === 'deb' || p.type === 'rpm' || p.type === 'apk' ? 'OPERATING_SYSTEM' : 'LIBRARY',
     ...(p.sourceName && p.sourceName !== p.name ? { sourceInfo: `built from source package ${p.sourceName} ${p.sourceVersion ?? ''}`.trim() } : {}),
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
     comment: `found by ${p.foundBy ?? 'drydock'} in ${p.locations.join(', ')} (layer ${p.layer})${p.ownedBy ? `; installed by ${p.ownedBy.purl}` : ''}`,

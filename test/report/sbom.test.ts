@@ -1,8 +1,9 @@
 /**
  * The SBOM renderers on an inventory with every kind of licence: CycloneDX validated by the
  * CycloneDX library's strict JSON-schema validator (the official 1.6 schema it ships), SPDX
- * 2.3 checked for the fields and the cross-references the 2.3 specification requires
- * (no copy of the SPDX 2.3 JSON schema is reachable from this machine's registries).
+ * 2.3 checked for the fields, enum values and cross-references the 2.3 JSON schema requires
+ * (no copy of that schema ships in a package this machine's registries serve, so the checks
+ * are written out here).
  */
 import * as CDX from '@cyclonedx/cyclonedx-library';
 import parseSpdx from 'spdx-expression-parse';
@@ -94,5 +95,8 @@ describe('SPDX 2.3', () => {
     expect(doc.hasExtractedLicensingInfos).toEqual([{ licenseId: ref, extractedText: 'public-domain', name: 'public-domain' }]);
     expect(pkgs.find((p: { name: string }) => p.name === 'bash').licenseDeclared).toBe('GPL-3.0-or-later AND (MIT AND BSD-2-Clause)');
     expect(doc.packages[0]).toMatchObject({ primaryPackagePurpose: 'CONTAINER', checksums: [{ algorithm: 'SHA256', checksumValue: 'a'.repeat(64) }] });
+    // the 2.3 schema's enum spells it with an underscore (unlike the hyphenated referenceCategory values)
+    expect(pkgs.find((p: { name: string }) => p.name === 'libssl3').primaryPackagePurpose).toBe('OPERATING_SYSTEM');
+    expect(pkgs.find((p: { name: string }) => p.name === 'requests').primaryPackagePurpose).toBe('LIBRARY');
   });
 });
