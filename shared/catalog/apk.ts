@@ -34,13 +34,12 @@ import { posix } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier } from './distro.js';
 import { normalizeLicense, normalizeLicenses } from './license.js';
-import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
+import type { CatalogContext, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
+import { FileIssues, textOf } from './file-issues.js';
 
 /** apk-tools 2 (and 3 without usr-merge), then apk-tools 3's own location. */
 const INSTALLED_PATHS = ['/lib/apk/db/installed', '/usr/lib/apk/db/installed'];
 
-/** At most this many malformed stanzas are reported one by one per file; the rest are counted. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** Fields copied into Package.metadata, by their apk letter. */
 const METADATA_FIELDS: ReadonlyArray<readonly [letter: string, key: string]> = [
@@ -89,13 +88,10 @@ interface Stanza {
 }
 
 function readInstalledFile(file: ViewFile, distro: Distro | undefined, out: CatalogResult, ownership: Ownership): void {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: 'apk', path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues('apk', file, out, 'malformed stanzas');
+  const issue = (message: string): void => issues.add(message);
 
-  let text = file.content.toString('utf8').replace(/^\uFEFF/, '');
+  let text = textOf(file);
   if (file.truncated) {
     // Only the start of the file was kept: read up to the last complete stanza.
     const end = Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\n\r\n'));
@@ -120,9 +116,7 @@ function readInstalledFile(file: ViewFile, distro: Distro | undefined, out: Cata
     out.packages.push(pkg);
     if (stanza.files.length > 0) ownership.push({ owner: pkg, paths: stanza.files });
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: 'apk', path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more malformed stanzas not listed` });
-  }
+  issues.close();
 }
 
 /**

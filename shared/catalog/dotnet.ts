@@ -35,12 +35,11 @@
  * case-insensitive but case-preserving; the purl type keeps the case).
  */
 import { PackageURL } from 'packageurl-js';
-import type { CatalogIssue, CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import { FileIssues, textOf } from './file-issues.js';
 
 const DEPS_GLOB = '**/*.deps.json';
 
-/** At most this many unreadable library entries are reported one by one per file. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** Library types reported, and the prefix the SDK puts before the package name in the key. */
 const REPORTED_TYPES: Record<string, string> = { package: '', runtimepack: 'runtimepack.' };
@@ -61,18 +60,15 @@ export const dotnetCataloger: Cataloger = {
 };
 
 function readDepsFile(file: ViewFile, out: CatalogResult): void {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: 'dotnet', path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues('dotnet', file, out, 'unreadable libraries');
+  const issue = (message: string): void => issues.add(message);
   if (file.truncated) {
     issue(`file truncated after ${file.content.length} bytes: not read`);
     return;
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(file.content.toString('utf8').replace(/^\uFEFF/, ''));
+    doc = JSON.parse(textOf(file));
   } catch (e) {
     issue(`not valid JSON: ${(e as Error).message}`);
     return;
@@ -115,9 +111,7 @@ function readDepsFile(file: ViewFile, out: CatalogResult): void {
     pkg.metadata = metadata;
     out.packages.push(pkg);
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: 'dotnet', path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more unreadable libraries not listed` });
-  }
+  issues.close();
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -25,16 +25,15 @@
  * package without a list (distroless status.d, a fixture without info/) owns nothing.
  */
 import { PackageURL } from 'packageurl-js';
-import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
+import type { CatalogContext, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
 import { distroQualifier } from './distro.js';
+import { FileIssues, textOf } from './file-issues.js';
 
 const STATUS_FILE = '/var/lib/dpkg/status';
 const STATUS_D_GLOB = '/var/lib/dpkg/status.d/*';
 const INFO_DIR = '/var/lib/dpkg/info';
 const INFO_LIST_GLOB = `${INFO_DIR}/*.list`;
 
-/** At most this many malformed stanzas are reported one by one per file; the rest are counted. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** First word of Status: what the user asked for. */
 const WANTS = new Set(['unknown', 'install', 'hold', 'deinstall', 'purge']);
@@ -115,13 +114,10 @@ interface Stanza {
 }
 
 function readDatabaseFile(file: ViewFile, kind: DatabaseKind, distro: Distro | undefined, out: CatalogResult): void {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: 'dpkg', path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues('dpkg', file, out, 'malformed stanzas');
+  const issue = (message: string): void => issues.add(message);
 
-  let text = file.content.toString('utf8').replace(/^\uFEFF/, '');
+  let text = textOf(file);
   if (file.truncated) {
     // Only the start of the file was kept: read up to the last complete stanza.
     const end = Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\n\r\n'));
@@ -143,9 +139,7 @@ function readDatabaseFile(file: ViewFile, kind: DatabaseKind, distro: Distro | u
       issue(`stanza at line ${stanza.line} (package "${read.name}"): cannot build its package URL: ${(e as Error).message}`);
     }
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: 'dpkg', path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more malformed stanzas not listed` });
-  }
+  issues.close();
 }
 
 /**

@@ -60,7 +60,8 @@
 import { posix } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { normalizeLicenses } from './license.js';
-import type { CatalogIssue, CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import { FileIssues, textOf } from './file-issues.js';
 
 const NAME = 'npm';
 /** A package's own manifest in a node_modules directory (the walker's need). */
@@ -72,8 +73,6 @@ const HIDDEN_LOCKFILE = '.package-lock.json';
 /** Everything catalog() reads, in one pattern: one pass over the view. */
 const VIEW_GLOB = `**/{node_modules/{*,@*/*}/package.json,node_modules/${HIDDEN_LOCKFILE},${PACKAGE_LOCK},${SHRINKWRAP}}`;
 
-/** At most this many bad entries are reported one by one per lockfile; the rest are counted. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** Lockfile v2/v3 entry flags kept in metadata (as "true"). */
 const LOCK_FLAGS = ['dev', 'optional', 'devOptional', 'peer', 'inBundle'] as const;
@@ -152,11 +151,8 @@ function readManifest(file: ViewFile, out: CatalogResult): void {
 }
 
 function readLockfile(file: ViewFile, project: string, out: CatalogResult): void {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: NAME, path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues(NAME, file, out, 'bad entries');
+  const issue = (message: string): void => issues.add(message);
   const json = parseJson(file);
   if (typeof json === 'string') {
     issue(json);
@@ -169,9 +165,7 @@ function readLockfile(file: ViewFile, project: string, out: CatalogResult): void
   } else if (typeof json.lockfileVersion !== 'number') {
     issue('neither "packages" nor "dependencies" nor "lockfileVersion": not an npm lockfile');
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: NAME, path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more bad entries not listed` });
-  }
+  issues.close();
 }
 
 /** lockfileVersion 2 and 3: `packages`, keyed by install path relative to the project. */
@@ -302,7 +296,7 @@ function parseJson(file: ViewFile): Record<string, unknown> | string {
   if (file.truncated) return `file truncated after ${file.content.length} bytes: not read`;
   let json: unknown;
   try {
-    json = JSON.parse(file.content.toString('utf8').replace(/^\uFEFF/, ''));
+    json = JSON.parse(textOf(file));
   } catch (e) {
     return `invalid JSON: ${(e as Error).message}`;
   }

@@ -25,12 +25,11 @@
  */
 import { PackageURL } from 'packageurl-js';
 import { normalizeLicenses } from './license.js';
-import type { CatalogIssue, CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
+import { FileIssues, textOf } from './file-issues.js';
 
 const INSTALLED_GLOB = '**/vendor/composer/installed.json';
 
-/** At most this many unreadable package entries are reported one by one per file. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** "vendor/package": each part non-empty, no whitespace, exactly one slash. */
 const PACKAGE_NAME = /^[^/\s]+\/[^/\s]+$/;
@@ -48,18 +47,15 @@ export const phpCataloger: Cataloger = {
 };
 
 function readInstalledFile(file: ViewFile, out: CatalogResult): void {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: 'php', path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues('php', file, out, 'unreadable packages');
+  const issue = (message: string): void => issues.add(message);
   if (file.truncated) {
     issue(`file truncated after ${file.content.length} bytes: not read`);
     return;
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(file.content.toString('utf8').replace(/^\uFEFF/, ''));
+    doc = JSON.parse(textOf(file));
   } catch (e) {
     issue(`not valid JSON: ${(e as Error).message}`);
     return;
@@ -114,9 +110,7 @@ function readInstalledFile(file: ViewFile, out: CatalogResult): void {
     if (Object.keys(pkg.metadata).length === 0) delete pkg.metadata;
     out.packages.push(pkg);
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: 'php', path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more unreadable packages not listed` });
-  }
+  issues.close();
 }
 
 /** "license": an array of identifiers (what Composer writes) or one string. */

@@ -42,20 +42,19 @@
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier } from '../distro.js';
 import { normalizeLicenses } from '../license.js';
-import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from '../types.js';
+import type { CatalogContext, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from '../types.js';
 import { looksLikeBdb, readBdb } from './bdb.js';
 import { packageInfo, RpmHeader, type RpmPackageInfo } from './header.js';
 import { looksLikeNdb, readNdb } from './ndb.js';
 import type { DatabaseRead } from './records.js';
 import { looksLikeSqlite, readSqlite, loadSqliteEngine } from './sqlite.js';
+import { FileIssues } from '../file-issues.js';
 
 const DIRECTORIES = ['/usr/lib/sysimage/rpm', '/var/lib/rpm'];
 const FILE_NAMES = ['rpmdb.sqlite', 'Packages.db', 'Packages'];
 /** Every database path, most preferred first: by format (newest backend first), then directory. */
 export const RPM_DATABASE_PATHS: readonly string[] = FILE_NAMES.flatMap((name) => DIRECTORIES.map((dir) => `${dir}/${name}`));
 
-/** At most this many problems of one database file are reported one by one; the rest are counted. */
-const MAX_ISSUES_PER_FILE = 10;
 
 /** Pseudo-packages holding imported OpenPGP keys, not software. */
 const GPG_PUBKEY = 'gpg-pubkey';
@@ -109,11 +108,8 @@ function distinctDatabases(view: FileView): ViewFile[] {
 
 /** Read one database into `out`: how many headers made packages (gpg-pubkey included), how many issues it had. */
 function readDatabaseFile(file: ViewFile, distro: Distro | undefined, out: CatalogResult, ownership: NonNullable<CatalogResult['ownership']>): { headers: number; issues: number } {
-  let issues = 0;
-  const issue = (message: string): void => {
-    const entry: CatalogIssue = { cataloger: 'rpm', path: file.path, layer: file.layer, message };
-    if (++issues <= MAX_ISSUES_PER_FILE) out.issues.push(entry);
-  };
+  const issues = new FileIssues('rpm', file, out, 'problems');
+  const issue = (message: string): void => issues.add(message);
   if (file.truncated) issue(`file truncated after ${file.content.length} bytes: the packages stored after that were not read`);
 
   let read: DatabaseRead | string;
@@ -125,7 +121,7 @@ function readDatabaseFile(file: ViewFile, distro: Distro | undefined, out: Catal
   }
   if (typeof read === 'string') {
     issue(read);
-    return { headers: 0, issues };
+    return { headers: 0, issues: issues.total };
   }
   for (const problem of read.problems) issue(problem);
 
@@ -156,10 +152,8 @@ function readDatabaseFile(file: ViewFile, distro: Distro | undefined, out: Catal
     if (info.fileListProblem) issue(`${record.where} (package "${info.name}"): file list: ${info.fileListProblem}`);
     if (info.files.length > 0) ownership.push({ owner: pkg, paths: info.files });
   }
-  if (issues > MAX_ISSUES_PER_FILE) {
-    out.issues.push({ cataloger: 'rpm', path: file.path, layer: file.layer, message: `${issues - MAX_ISSUES_PER_FILE} more problems not listed` });
-  }
-  return { headers: found, issues };
+  issues.close();
+  return { headers: found, issues: issues.total };
 }
 
 /** The records of a database in whichever of the three formats it is; a string when it is none of them. */
