@@ -66,7 +66,7 @@ export class TarIndex {
   stream(name: string): Readable {
     const m = this.require(name);
     if (m.size === 0) return createReadStream(this.path, { start: 1, end: 0 });
-    return createReadStream(this.path, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 256 * 1024 });
+    return createReadStream(this.path, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
   }
 
   private require(name: string): TarMember {
