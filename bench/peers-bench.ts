@@ -4,7 +4,7 @@
  * Images (bench/peer-images.ts): a Debian bookworm minbase rootfs, and the same with
  * python3-requests and python3-yaml plus a layer holding the shared npm fixture at
  * /app/node_modules. Each scanner reads the image in the form it takes:
- *   Drydock             the OCI layout (`drydock scan oci:…`)
+ *   Drydock             the OCI layout (`drydock scan oci:…`), and again the docker archive (`docker-archive:…`)
  *   trivy-cdxgen        the root filesystem directory (`trivy rootfs`)
  *   snyk-docker-plugin  the docker archive (`docker-archive:<tar>`)
  * (bench/peer-scanners.ts: how each is installed and invoked.)
@@ -21,7 +21,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { prepareImages, type BenchImage } from './peer-images.js';
 import { comparePackages, otherVersions, type Comparison, type FoundPackage } from './peer-packages.js';
-import { drydock, hasGnuTime, measure, snyk, trivy, type Scanner } from './peer-scanners.js';
+import { drydock, drydockArchive, hasGnuTime, measure, snyk, trivy, type Scanner } from './peer-scanners.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** which peers to run, e.g. BENCH_PEERS=trivy (default: all) */
@@ -147,12 +147,12 @@ function printImage(image: BenchImage, sizes: { layout: number; archive: number 
 const scanners: Scanner[] = [];
 const unavailable: string[] = [];
 const peers = [['trivy', trivy] as const, ['snyk', snyk] as const].filter(([n]) => PEERS.includes(n)).map(([, s]) => s);
-for (const s of [drydock, ...peers]) {
+for (const s of [drydock, drydockArchive, ...peers]) {
   try {
     await s.setup(log);
     scanners.push(s);
   } catch (e) {
-    if (s === drydock) throw e;
+    if (s === drydock || s === drydockArchive) throw e;
     unavailable.push(`${s.label}: not run — ${e instanceof Error ? e.message : String(e)}`);
     log(unavailable.at(-1)!);
   }
