@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'SOURCE_UNREADABLE'
   | 'PARSE_ERROR'
   | 'CACHE_ERROR'
+  | 'INVALID_VERSION'
   | 'ABORTED'
   | 'CONFIG';
 
@@ -70,6 +71,7 @@ const DEFAULT_KIND: Record<ErrorCode, ErrorKind> = {
   SOURCE_UNREADABLE: 'permanent',
   PARSE_ERROR: 'partial',
   CACHE_ERROR: 'retryable',
+  INVALID_VERSION: 'partial',
   ABORTED: 'retryable',
   CONFIG: 'fatal',
 };

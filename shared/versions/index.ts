@@ -1,0 +1,40 @@
+/**
+ * Version order for every ecosystem, one comparator per scheme (an explicit list), behind
+ * one entry point. Range checks follow OSV semantics (introduced ≤ v < fixed, v ≤ last_affected).
+ */
+import type { Comparator, Order, Scheme } from './types.js';
+
+export { InvalidVersionError, type Comparator, type Order, type Scheme } from './types.js';
+
+/** Registered comparators; a scheme not yet here is refused by comparatorFor. */
+export const comparators: readonly Comparator[] = [];
+
+export function comparatorFor(scheme: Scheme): Comparator {
+  const c = comparators.find((x) => x.scheme === scheme);
+  if (!c) throw new Error(`no comparator for version scheme "${scheme}"`);
+  return c;
+}
+
+export function compareVersions(scheme: Scheme, a: string, b: string): Order {
+  return comparatorFor(scheme).compare(a, b);
+}
+
+export function isValidVersion(scheme: Scheme, version: string): boolean {
+  return comparatorFor(scheme).isValid(version);
+}
+
+/** One affected range as OSV writes it: introduced (inclusive; "0" = from the beginning), fixed (exclusive) or last_affected (inclusive). */
+export interface VersionRange {
+  introduced?: string;
+  fixed?: string;
+  lastAffected?: string;
+}
+
+/** Whether `version` lies in `range` under `scheme`'s order. */
+export function inRange(scheme: Scheme, version: string, range: VersionRange): boolean {
+  const c = comparatorFor(scheme);
+  if (range.introduced !== undefined && range.introduced !== '0' && c.compare(version, range.introduced) < 0) return false;
+  if (range.fixed !== undefined && c.compare(version, range.fixed) >= 0) return false;
+  if (range.lastAffected !== undefined && c.compare(version, range.lastAffected) > 0) return false;
+  return true;
+}
