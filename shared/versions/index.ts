@@ -2,12 +2,19 @@
  * Version order for every ecosystem, one comparator per scheme (an explicit list), behind
  * one entry point. Range checks follow OSV semantics (introduced ≤ v < fixed, v ≤ last_affected).
  */
+import { apkComparator } from './apk.js';
+import { composerComparator } from './composer.js';
+import { dpkgComparator } from './dpkg.js';
+import { mavenComparator } from './maven.js';
+import { nugetComparator } from './nuget.js';
+import { rpmComparator } from './rpm.js';
+import { rubygemsComparator } from './rubygems.js';
 import type { Comparator, Order, Scheme } from './types.js';
 
 export { InvalidVersionError, type Comparator, type Order, type Scheme } from './types.js';
 
-/** Registered comparators; a scheme not yet here is refused by comparatorFor. */
-export const comparators: readonly Comparator[] = [];
+/** Registered comparators, one per scheme; a scheme not here is refused by comparatorFor. */
+export const comparators: readonly Comparator[] = [dpkgComparator, apkComparator, rpmComparator, mavenComparator, rubygemsComparator, nugetComparator, composerComparator];
 
 export function comparatorFor(scheme: Scheme): Comparator {
   const c = comparators.find((x) => x.scheme === scheme);
