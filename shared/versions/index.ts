@@ -5,16 +5,30 @@
 import { apkComparator } from './apk.js';
 import { composerComparator } from './composer.js';
 import { dpkgComparator } from './dpkg.js';
+import { goComparator } from './go.js';
 import { mavenComparator } from './maven.js';
 import { nugetComparator } from './nuget.js';
+import { pep440Comparator } from './pep440.js';
 import { rpmComparator } from './rpm.js';
 import { rubygemsComparator } from './rubygems.js';
+import { semverComparator } from './semver.js';
 import type { Comparator, Order, Scheme } from './types.js';
 
 export { InvalidVersionError, type Comparator, type Order, type Scheme } from './types.js';
 
 /** Registered comparators, one per scheme; a scheme not here is refused by comparatorFor. */
-export const comparators: readonly Comparator[] = [dpkgComparator, apkComparator, rpmComparator, mavenComparator, rubygemsComparator, nugetComparator, composerComparator];
+export const comparators: readonly Comparator[] = [
+  dpkgComparator,
+  apkComparator,
+  rpmComparator,
+  semverComparator,
+  pep440Comparator,
+  mavenComparator,
+  goComparator,
+  rubygemsComparator,
+  nugetComparator,
+  composerComparator,
+];
 
 export function comparatorFor(scheme: Scheme): Comparator {
   const c = comparators.find((x) => x.scheme === scheme);
