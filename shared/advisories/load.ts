@@ -1,0 +1,162 @@
+/**
+ * Loads advisory sources the user names (`--advisories <dir|zip|file>`, or the feeds already
+ * synced) into the embedded store. What each file is, is told by its content, not its name:
+ * an OSV record, an OSV all.zip, the Debian tracker's JSON export, the tracker's list entries
+ * as vuln-list writes them, an Alpine secdb (JSON or YAML). A file nothing recognises is an
+ * issue; the others still load.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
+import { parse as parseYaml } from 'yaml';
+import { DrydockError } from '../errors.js';
+import { readAlpineSecdb } from './alpine-secdb.js';
+import { readDebianTrackerJson, readDebianVulnList } from './debian-tracker.js';
+import { osvRecordsFromZip, parseOsvRecord } from './osv.js';
+import type { AdvisoryIssue, AdvisoryReadResult } from './types.js';
+
+export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb';
+
+export interface LoadedSource {
+  path: string;
+  kind: SourceKind;
+  /** advisories read (before the store's key filter) */
+  advisories: number;
+  /** advisories the store kept (they affect a package key the caller asked for) */
+  kept: number;
+}
+
+export interface LoadSummary {
+  sources: LoadedSource[];
+  issues: AdvisoryIssue[];
+  counts: Record<string, number>;
+}
+
+export interface LoadOptions {
+  /** records read so far, for a progress line */
+  progress?: (records: number) => void;
+}
+
+/** Load every path into `store`. A path that does not exist is an error; a bad record is an issue. */
+export async function loadAdvisories(paths: readonly string[], store: MemoryAdvisoryStore, opts: LoadOptions = {}): Promise<LoadSummary> {
+  const summary: LoadSummary = { sources: [], issues: [], counts: {} };
+  let records = 0;
+  const tick = (n: number) => {
+    records += n;
+    opts.progress?.(records);
+  };
+  const take = (path: string, kind: SourceKind, r: AdvisoryReadResult) => {
+    let kept = 0;
+    for (const a of r.advisories) if (store.add(a)) kept++;
+    summary.sources.push({ path, kind, advisories: r.advisories.length, kept });
+    summary.issues.push(...r.issues);
+    for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+    tick(r.advisories.length);
+  };
+
+  const loadFile = async (path: string): Promise<void> => {
+    if (/\.zip$/i.test(path)) {
+      const src: LoadedSource = { path, kind: 'osv-zip', advisories: 0, kept: 0 };
+      for await (const r of osvRecordsFromZip(path)) {
+        summary.issues.push(...r.issues);
+        for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+        if (!r.advisory) continue;
+        src.advisories++;
+        if (store.add(r.advisory)) src.kept++;
+        if (src.advisories % 1000 === 0) tick(1000);
+      }
+      summary.sources.push(src);
+      return;
+    }
+    const buf = await readFile(path);
+    const yaml = /\.ya?ml$/i.test(path);
+    let json: unknown;
+    try {
+      // YAML with the failsafe schema: every scalar stays a string ("1.10" is a version, not 1.1).
+      json = yaml ? parseYaml(buf.toString('utf8'), { schema: 'failsafe' }) : JSON.parse(buf.toString('utf8'));
+    } catch (e) {
+      summary.issues.push({ where: path, message: `not ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}` });
+      return;
+    }
+    const kind = sniff(json);
+    if (kind === 'osv') {
+      const r = parseOsvRecord(json, path);
+      return take(path, 'osv', { advisories: r.advisory ? [r.advisory] : [], issues: r.issues, counts: r.counts });
+    }
+    if (kind === 'alpine-secdb') return take(path, kind, await readAlpineSecdb(buf, { where: path }));
+    if (kind === 'debian-tracker-json') return take(path, kind, await readDebianTrackerJson(buf));
+    summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb)' });
+  };
+
+  const loadDir = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    // The tracker's list entries (vuln-list layout: CVE/, DSA/, DLA/ of Header+Annotations files) are one source.
+    const vulnList = await isVulnListDir(dir, entries.map((e) => e.name));
+    if (vulnList) take(dir, 'debian-vuln-list', await readDebianVulnList(dir));
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (vulnList && /^(CVE|DSA|DLA)$/.test(e.name)) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await loadDir(p);
+      else if (e.isFile() && /\.(json|zip|ya?ml)$/i.test(e.name)) await loadFile(p);
+    }
+  };
+
+  for (const path of paths) {
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      throw new DrydockError('CONFIG', `advisories: ${path} does not exist`);
+    }
+    if (st.isDirectory()) await loadDir(path);
+    else await loadFile(path);
+  }
+  return summary;
+}
+
+/** What a parsed JSON document is, by its shape. */
+export function sniff(json: unknown): SourceKind | 'debian-vuln-list-entry' | undefined {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const o = json as Record<string, unknown>;
+  if (typeof o.id === 'string' && (Array.isArray(o.affected) || typeof o.modified === 'string')) return 'osv';
+  if ('secfixes' in o || (Array.isArray(o.packages) && ('distroversion' in o || 'reponame' in o))) return 'alpine-secdb';
+  if ('Header' in o && 'Annotations' in o) return 'debian-vuln-list-entry';
+  const first = Object.values(o)[0];
+  if (first && typeof first === 'object') {
+    const cve = Object.values(first as Record<string, unknown>)[0];
+    if (cve && typeof cve === 'object' && 'releases' in (cve as object)) return 'debian-tracker-json';
+  }
+  return undefined;
+}
+
+async function isVulnListDir(dir: string, names: string[]): Promise<boolean> {
+  const sub = names.find((n) => /^(CVE|DSA|DLA)$/.test(n));
+  if (!sub) return false;
+  try {
+    const files = (await readdir(join(dir, sub))).filter((f) => f.endsWith('.json'));
+    if (files.length === 0) return false;
+    return sniff(JSON.parse(await readFile(join(dir, sub, files[0]!), 'utf8'))) === 'debian-vuln-list-entry';
+  } catch {
+    return false;
+  }
+}
+
+/** The feeds `drydock feeds sync` left in `dir` (…/feeds), newest layout first. */
+export async function syncedFeeds(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name === 'all.zip' || e.name === 'tracker.json') out.push(p);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
