@@ -4,7 +4,8 @@
  * Builds a Debian 12 (bookworm) root filesystem with debootstrap (cached after the first
  * run), makes it a one-layer OCI image, pushes it to a local Distribution registry with
  * htpasswd authentication, and runs `drydock scan` against it as a user would — the layer
- * streamed from the registry, the local layer cache, the table on stdout.
+ * streamed from the registry, the local layer cache, the findings table on stdout (matched
+ * against the real Debian Security Tracker entries in ../shared/fixtures when no feeds are synced).
  * Extra arguments go to `drydock scan` (e.g. `npm run demo -- -o cyclonedx`).
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianRootfs } from '../test/support/debootstrap.js';
+import { SHARED_FIXTURES } from '../test/support/fixtures.js';
 import { buildImage, pushToRegistry } from '../test/support/image-builder.js';
 import { startRegistry } from '../test/support/registry.js';
 
@@ -31,9 +33,14 @@ const registry = await startRegistry({ users: { demo: 'demo-password' } });
 let code = 1;
 try {
   const { reference } = await pushToRegistry(layout, 'bookworm', { host: registry.host, username: 'demo', password: 'demo-password' }, 'library/debian:bookworm');
-  say(`drydock scan ${reference}`);
+  // Offline and real: the Debian Security Tracker entries beside the repo (point-in-time data),
+  // unless the user names advisories or has synced feeds (`drydock feeds sync`).
+  const extra = process.argv.slice(2);
+  const tracker = join(SHARED_FIXTURES, 'advisories', 'debian', 'security-tracker');
+  if (!extra.includes('--advisories') && existsSync(tracker) && !existsSync(join(homedir(), '.cache', 'drydock', 'feeds'))) extra.push('--advisories', tracker);
+  say(`drydock scan ${reference} ${extra.join(' ')}`);
   code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['bin/drydock.mjs', 'scan', reference, ...process.argv.slice(2)], {
+    const child = spawn(process.execPath, ['bin/drydock.mjs', 'scan', reference, ...extra], {
       stdio: 'inherit',
       env: { ...process.env, DRYDOCK_REGISTRY_USERNAME: 'demo', DRYDOCK_REGISTRY_PASSWORD: 'demo-password' },
     });

@@ -2,6 +2,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DirLayerCache } from '../adapters/local/dir-layer-cache.js';
+import { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
+import { debianTrackerFeed, DEFAULT_OSV_ECOSYSTEMS, osvFeed, syncFeed } from '../advisories/feeds.js';
+import { loadAdvisories, syncedFeeds } from '../advisories/load.js';
+import { SEVERITIES, type Severity } from '../advisories/types.js';
+import { lookupsFor, matchInventory, severityRank, type MatchResult } from '../match/index.js';
+import { packageKeyString } from '../ports/advisory-store.js';
 import { DrydockError, isDrydockError } from '../errors.js';
 import { chainCredentials, dockerConfigCredentials, staticCredentials, type CredentialProvider } from '../image/auth.js';
 import { openSource } from '../image/open.js';
@@ -40,14 +46,28 @@ Options:
       --max-entries <n>       tar entries per layer (default 2000000)
       --max-file-bytes <n>    bytes read of one needed file (default 64 MiB)
       --max-layers <n>        layers per image (default 256)
+
+Vulnerabilities:
+      --advisories <path>     match against these advisories (repeatable): a directory of OSV JSON,
+                              an OSV all.zip, the Debian tracker JSON export, Alpine secdb files.
+                              Default: the feeds \`drydock feeds sync\` downloaded, if any.
+      --fail-on <severity>    exit 1 when a finding is at least this severe
+                              (critical, high, medium, low, negligible)
+      --ignore-unfixed        leave out findings that have no fixed version yet
   -q, --quiet                 no progress line
   -h, --help                  this text
   -v, --version               the version
 
+usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>]
+  Downloads OSV all.zip feeds (default: ${DEFAULT_OSV_ECOSYSTEMS.join(', ')})
+  into <cache-dir>/feeds, with conditional requests: an unchanged feed costs one request.
+  --debian-tracker also fetches the Debian Security Tracker's JSON export (most precise for Debian).
+
 Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD, else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 
-Exit codes: 0 success, 3 scan error, 64 usage error (1 fail and 2 warn come with policies).`;
+Exit codes: 0 success, 1 a finding at or above --fail-on, 3 scan error, 64 usage error
+(2 warn comes with policies).`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
@@ -59,6 +79,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${USAGE}\n`);
     return command ? EXIT.ok : EXIT.usage;
   }
+  if (command === 'feeds') return feedsCommand(rest, io);
   if (command !== 'scan') return usage(io, `unknown command "${command}"`);
   let args;
   try {
@@ -77,6 +98,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'max-entries': { type: 'string' },
         'max-file-bytes': { type: 'string' },
         'max-layers': { type: 'string' },
+        advisories: { type: 'string', multiple: true },
+        'fail-on': { type: 'string' },
+        'ignore-unfixed': { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -93,6 +117,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const image = args.positionals[0]!;
   if (!['table', 'json', 'cyclonedx', 'spdx'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx, spdx)`);
   if (o.platform && o['all-platforms']) return usage(io, '--platform and --all-platforms exclude each other');
+  const failOn = o['fail-on'] as Severity | undefined;
+  if (failOn !== undefined && (!SEVERITIES.includes(failOn) || failOn === 'unknown')) return usage(io, `unknown severity "${failOn}" for --fail-on (critical, high, medium, low, negligible)`);
 
   let progress: TerminalProgress | undefined;
   try {
@@ -110,7 +136,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const platform = o['all-platforms'] ? ('all' as const) : o.platform ? parsePlatform(o.platform) : undefined;
 
     const source = await openSource(image, { insecureRegistries: o['insecure-registry'] ?? [], credentials: credentials(io.env) });
-    const cacheDir = o['cache-dir'] ?? io.env.DRYDOCK_CACHE_DIR ?? join(io.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'drydock');
+    const cacheDir = cacheDirOf(o['cache-dir'], io.env);
     const cache = o['no-cache'] ? undefined : new DirLayerCache(join(cacheDir, 'layers'));
     progress = !o.quiet && io.stderr.isTTY ? new TerminalProgress(io.stderr) : undefined;
     let results: ImageInventory[];
@@ -123,13 +149,29 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     for (const r of results) {
       for (const w of r.warnings) io.stderr.write(`warning: ${w.code}: ${w.message}${w.path ? ` [path ${w.path}]` : ''}${w.layer ? ` [layer ${w.layer}]` : ''}\n`);
     }
-    if (o.output === 'json') io.stdout.write(renderJson(results, TOOL));
+    const advisoryPaths = o.advisories ?? (await syncedFeeds(join(cacheDir, 'feeds')));
+    let matches: Array<MatchResult | undefined> = [];
+    if (advisoryPaths.length === 0) {
+      if (failOn) throw new DrydockError('CONFIG', '--fail-on needs advisories: run `drydock feeds sync` or pass --advisories <dir|zip>');
+      if (!o.quiet) io.stderr.write('note: no advisories (run `drydock feeds sync`, or pass --advisories <dir|zip>): packages only\n');
+    } else {
+      matches = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'] });
+    }
+    if (o.output === 'json') io.stdout.write(renderJson(results.map((r, i) => (matches[i] ? { ...r, vulnerabilities: matches[i] } : r)), TOOL));
     else if (o.output === 'cyclonedx' || o.output === 'spdx') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an SBOM describes one image: pick one platform with --platform instead of --all-platforms');
       // Loaded on demand: the SBOM libraries cost every other run their start-up time.
       if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL));
       else io.stdout.write((await import('../report/spdx.js')).renderSpdx(results[0]!, TOOL));
-    } else io.stdout.write(renderTable(results));
+    } else io.stdout.write(renderTable(results, matches));
+    if (failOn) {
+      const bar = severityRank(failOn);
+      const worst = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
+      if (worst.length > 0) {
+        io.stderr.write(`drydock: ${worst.length} finding(s) at or above ${failOn} (--fail-on ${failOn})\n`);
+        return EXIT.fail;
+      }
+    }
     return EXIT.ok;
   } catch (e) {
     if (isDrydockError(e)) {
@@ -139,6 +181,87 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`drydock: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
     return EXIT.scanError;
   }
+}
+
+function cacheDirOf(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return flag ?? env.DRYDOCK_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'drydock');
+}
+
+/** Loads the advisories once for the keys of every scanned image, then matches each image. */
+async function matchAll(
+  results: ImageInventory[],
+  paths: string[],
+  io: CliIO,
+  opts: { quiet: boolean; ignoreUnfixed: boolean },
+): Promise<MatchResult[]> {
+  const keys = new Set<string>();
+  for (const r of results) for (const p of r.packages) for (const l of lookupsFor(p, r.distro).lookups) keys.add(packageKeyString(l.key));
+  const store = new MemoryAdvisoryStore((k) => keys.has(packageKeyString(k)));
+  const tty = !opts.quiet && io.stderr.isTTY;
+  const summary = await loadAdvisories(paths, store, { progress: tty ? (n) => io.stderr.write(`\rloading advisories: ${n} records`) : undefined });
+  if (tty) io.stderr.write('\r\x1b[K');
+  if (summary.issues.length > 0) {
+    io.stderr.write(`warning: ${summary.issues.length} advisory record(s) could not be read, e.g. ${summary.issues[0]!.where}: ${summary.issues[0]!.message}\n`);
+  }
+  const out: MatchResult[] = [];
+  for (const r of results) {
+    const m = await matchInventory(r, store);
+    if (opts.ignoreUnfixed) m.findings = m.findings.filter((f) => f.fixState === 'fixed');
+    m.counts.findings = m.findings.length;
+    for (const i of m.issues) io.stderr.write(`warning: ${i.message}\n`);
+    out.push(m);
+  }
+  return out;
+}
+
+const FEEDS_USAGE = 'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>]';
+
+async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ecosystem: { type: 'string', multiple: true },
+        'debian-tracker': { type: 'boolean', default: false },
+        'osv-url': { type: 'string' },
+        'debian-tracker-url': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+      },
+    });
+  } catch (e) {
+    io.stderr.write(`drydock: ${(e as Error).message}\n${FEEDS_USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (args.positionals.length !== 1 || args.positionals[0] !== 'sync') {
+    io.stderr.write(`drydock: feeds takes one subcommand: sync\n${FEEDS_USAGE}\n`);
+    return EXIT.usage;
+  }
+  const o = args.values;
+  const dir = join(cacheDirOf(o['cache-dir'], io.env), 'feeds');
+  const feeds = (o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS).map((e) => osvFeed(e, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL));
+  if (o['debian-tracker'] || o['debian-tracker-url']) feeds.push(debianTrackerFeed(o['debian-tracker-url']));
+  const tty = !o.quiet && io.stderr.isTTY;
+  let failed = 0;
+  for (const feed of feeds) {
+    try {
+      const r = await syncFeed(feed, {
+        dir,
+        progress: tty ? (name, bytes, total) => io.stderr.write(`\r${name}: ${(bytes / 1048576).toFixed(1)}${total ? ` of ${(total / 1048576).toFixed(1)}` : ''} MiB`) : undefined,
+      });
+      if (tty) io.stderr.write('\r\x1b[K');
+      io.stdout.write(`${r.feed}: ${r.status} (${r.bytes} bytes) ${r.path}\n`);
+    } catch (e) {
+      if (tty) io.stderr.write('\r\x1b[K');
+      failed++;
+      io.stderr.write(`drydock: ${feed.name}: ${isDrydockError(e) ? `${e.code}: ${e.message}` : (e as Error).message}\n`);
+      // Offline, every other feed fails the same way: say it once.
+      if (isDrydockError(e) && e.code === 'NETWORK' && /cannot reach/.test(e.message)) break;
+    }
+  }
+  return failed > 0 ? EXIT.scanError : EXIT.ok;
 }
 
 function usage(io: CliIO, why: string): number {

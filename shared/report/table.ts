@@ -1,4 +1,6 @@
 import { formatPlatform } from '../image/platform.js';
+import { SEVERITIES } from '../advisories/types.js';
+import type { MatchResult } from '../match/index.js';
 import type { ImageInventory } from '../scan.js';
 
 /** A layer as people read it in a table: "#2 a1b2c3d4e5f6" (its diff id when known). */
@@ -8,15 +10,23 @@ export function shortLayer(inv: ImageInventory, layerId: string): string {
   return layer ? `#${layer.index} ${hex}` : hex;
 }
 
-/** The human table: a heading per image, then NAME VERSION SOURCE ARCH LAYER. */
-export function renderTable(results: ImageInventory[]): string {
+/**
+ * The human table: a heading per image, then its findings when advisories were matched
+ * (`matches[i]` for `results[i]`), else its packages (NAME VERSION SOURCE ARCH LAYER).
+ */
+export function renderTable(results: ImageInventory[], matches: ReadonlyArray<MatchResult | undefined> = []): string {
   const out: string[] = [];
-  for (const inv of results) {
+  for (const [i, inv] of results.entries()) {
     const d = inv.distro;
     const distro = d ? `${d.prettyName ?? [d.id, d.versionId].filter(Boolean).join(' ')}` : 'unknown distro';
     out.push(`${inv.image.reference}  ${formatPlatform(inv.image.platform)}  ${inv.image.manifestDigest}`);
     out.push(`${distro}, ${inv.image.layers.length} layers, ${inv.packages.length} packages`);
     out.push('');
+    const match = matches[i];
+    if (match) {
+      out.push(renderFindingsTable(inv, match));
+      continue;
+    }
     const rows = inv.packages.map((p) => [
       p.name,
       p.version,
@@ -35,4 +45,35 @@ export function renderTable(results: ImageInventory[]): string {
 function columns(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+const FIX_LABEL: Record<string, string> = { 'not-fixed': '(not fixed)', 'wont-fix': "(won't fix)", deferred: '(deferred)', undetermined: '(undetermined)' };
+
+function brief(ids: readonly string[]): string {
+  return ids.length > 2 ? `${ids.slice(0, 2).join(' ')} +${ids.length - 2}` : ids.join(' ');
+}
+
+/** The findings table: worst first; ID ALIASES PACKAGE INSTALLED FIXED-IN SEVERITY LAYER. */
+export function renderFindingsTable(inv: ImageInventory, match: MatchResult): string {
+  const out: string[] = [];
+  const bySeverity = new Map<string, number>();
+  for (const f of match.findings) bySeverity.set(f.severity, (bySeverity.get(f.severity) ?? 0) + 1);
+  const summary = SEVERITIES.filter((s) => bySeverity.has(s)).map((s) => `${s} ${bySeverity.get(s)}`).join(', ');
+  out.push(`${match.findings.length} vulnerabilities${summary ? ` (${summary})` : ''} in ${inv.packages.length} packages`);
+  if (match.counts.ownedByOsPackage > 0) out.push(`${match.counts.ownedByOsPackage} language packages installed by OS packages were judged through those OS packages' advisories`);
+  if (match.findings.length > 0) {
+    out.push('');
+    const rows = match.findings.map((f) => [
+      f.id,
+      brief(f.aliases.length > 0 ? f.aliases : (f.related ?? [])),
+      f.package.name,
+      f.evidence[0]?.version && f.evidence[0].version !== f.package.version ? `${f.package.version} (src ${f.evidence[0].version})` : f.package.version,
+      f.fixedIn ?? FIX_LABEL[f.fixState] ?? '',
+      f.severity,
+      shortLayer(inv, f.layer),
+    ]);
+    out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', 'LAYER'], ...rows]));
+  }
+  out.push('');
+  return out.join('\n');
 }
