@@ -1,9 +1,9 @@
 import { attributeLayers } from './attribution.js';
-import type { Cataloger, CatalogIssue, Distro, Package } from './catalog/types.js';
+import type { Cataloger, CatalogIssue, Distro, FileView, Package, PathNeeds } from './catalog/types.js';
 import { catalogNeeds, catalogers as defaultCatalogers, runCatalogers } from './catalog/index.js';
 import { DrydockError } from './errors.js';
 import { resolveImages } from './image/resolve.js';
-import type { Platform, ResolvedImage } from './image/types.js';
+import type { ImageConfig, Platform, ResolvedImage } from './image/types.js';
 import { layerCacheKey } from './layers/cache-codec.js';
 import { DEFAULT_LIMITS, type LayerExtract, type LayerLimits } from './layers/extract.js';
 import { pathMatcher } from './layers/paths.js';
@@ -11,6 +11,7 @@ import { SquashedView } from './layers/squash.js';
 import { walkLayer } from './layers/walker.js';
 import type { ImageSource } from './ports/image-source.js';
 import type { LayerCache } from './ports/layer-cache.js';
+import type { ContentMatch, FileMeta, ImageConfigSummary } from './policy/types.js';
 
 export interface ScanProgress {
   /** a layer is about to be read (or taken from the cache) */
@@ -30,6 +31,28 @@ export interface ScanOptions {
   concurrency?: number;
   progress?: ScanProgress;
   signal?: AbortSignal;
+  /**
+   * Data beyond packages that a later step needs from the same walk (the policy gates' file
+   * metadata and content matches): its needs join the catalogers' (and the layer cache key),
+   * `collect` reads the squashed view once the layers are in.
+   */
+  collector?: ViewCollector;
+}
+
+export interface ViewCollector {
+  /** stable name and version: part of the layer cache key, like a cataloger's */
+  readonly name: string;
+  readonly version: number;
+  readonly needs: PathNeeds;
+  collect(view: FileView): PolicyData;
+}
+
+/** What the policy gates read beyond packages and config. */
+export interface PolicyData {
+  files?: FileMeta[];
+  contentMatches?: ContentMatch[];
+  /** /etc/passwd as text */
+  passwd?: string;
 }
 
 export interface LayerReport {
@@ -60,10 +83,14 @@ export interface ImageInventory {
     configDigest: string;
     platform: Platform;
     layers: LayerReport[];
+    /** what the policy gates read from the image config (user, ports, history, ...) */
+    config?: ImageConfigSummary;
   };
   distro?: Distro;
   packages: Package[];
   warnings: ScanWarning[];
+  /** set when the scan ran with a collector */
+  policyData?: PolicyData;
 }
 
 /**
@@ -74,11 +101,16 @@ export interface ImageInventory {
 export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
   const limits: LayerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const list = opts.catalogers ?? defaultCatalogers;
-  const needs = catalogNeeds(list);
+  const collector = opts.collector;
+  // The collector's needs ride along as a cataloger that finds no packages: one merge, one cache key.
+  const carrier: Cataloger[] = collector
+    ? [{ name: collector.name, kind: 'binary', version: collector.version, needs: collector.needs, catalog: () => ({ packages: [], issues: [] }) }]
+    : [];
+  const needs = catalogNeeds([...list, ...carrier]);
   const wanted = pathMatcher(needs);
   // Everything that shapes an extract; functions drop out of JSON, so probes count by name and version.
   const fingerprint = JSON.stringify({
-    catalogers: list.map((c) => `${c.name}@${c.version}`),
+    catalogers: [...list, ...carrier].map((c) => `${c.name}@${c.version}`),
     needs: { ...needs, probes: needs.probes?.map((p) => `${p.name}@${p.version}/${p.maxBytes}`) },
     maxFileBytes: limits.maxFileBytes,
   });
@@ -139,7 +171,9 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     attributeLayers(extracts, packages, list);
     for (const x of extracts) warnings.push(...x.issues);
     warnings.push(...view.issues, ...issues.map(catalogWarning));
-    out.push(inventory(img, reports, distro, packages, warnings));
+    const inv = inventory(img, reports, distro, packages, warnings);
+    if (collector) inv.policyData = collector.collect(view);
+    out.push(inv);
   }
   return out;
 }
@@ -159,9 +193,27 @@ function inventory(img: ResolvedImage, layers: LayerReport[], distro: Distro | u
     layers,
   };
   if (img.indexDigest) image.indexDigest = img.indexDigest;
+  image.config = configSummary(img.config);
   const inv: ImageInventory = { image, packages, warnings };
   if (distro) inv.distro = distro;
   return inv;
+}
+
+/** The image config as the dockerfile and metadata gates read it. */
+export function configSummary(config: ImageConfig): ImageConfigSummary {
+  const c = config.config ?? {};
+  const out: ImageConfigSummary = {
+    exposedPorts: Object.keys(c.ExposedPorts ?? {}).sort(),
+    env: c.Env ?? [],
+    labels: c.Labels ?? {},
+    history: (config.history ?? []).map((h) => ({ createdBy: h.created_by ?? '', emptyLayer: Boolean(h.empty_layer) })),
+  };
+  if (c.User !== undefined) out.user = c.User;
+  if (c.Entrypoint) out.entrypoint = c.Entrypoint;
+  if (c.Cmd) out.cmd = c.Cmd;
+  if (c.WorkingDir) out.workingDir = c.WorkingDir;
+  if (config.created) out.created = config.created;
+  return out;
 }
 
 /** Run `fn` over `items` with at most `limit` at once; results in input order; the first error aborts `stop`. */

@@ -46,6 +46,8 @@ export interface Finding {
   /** layer that introduced the package */
   layer: string;
   summary?: string;
+  /** earliest publication date any merged advisory gives (ISO) — BOD 19-02's clock */
+  published?: string;
   evidence: Evidence[];
 }
 
@@ -320,8 +322,18 @@ function mergeAliases(pkg: Package, evidence: Array<{ advisory: Advisory; ev: Ev
       package: { type: pkg.type, name: pkg.name, version: pkg.version, purl: pkg.purl, ...(pkg.sourceName && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}) },
       layer: pkg.layer,
       ...(group.find((g) => g.advisory.summary)?.advisory.summary ? { summary: group.find((g) => g.advisory.summary)!.advisory.summary } : {}),
+      ...(published(group) ? { published: published(group) } : {}),
       evidence: group.map((g) => g.ev),
     });
   }
   return out;
+}
+
+function published(group: Array<{ advisory: Advisory }>): string | undefined {
+  let min: string | undefined;
+  for (const { advisory } of group) {
+    const p = advisory.published;
+    if (p && !Number.isNaN(Date.parse(p)) && (!min || Date.parse(p) < Date.parse(min))) min = p;
+  }
+  return min;
 }
