@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,6 +8,10 @@ import { debianTrackerFeed, DEFAULT_OSV_ECOSYSTEMS, osvFeed, syncFeed } from '..
 import { loadAdvisories, syncedFeeds } from '../advisories/load.js';
 import { SEVERITIES, type Severity } from '../advisories/types.js';
 import { lookupsFor, matchInventory, severityRank, type MatchResult } from '../match/index.js';
+import { policyContext } from '../policy/context.js';
+import { policyCollector } from '../policy/collector.js';
+import { bundleDigest, evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.js';
+import type { PolicyResult } from '../policy/types.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { DrydockError, isDrydockError } from '../errors.js';
 import { chainCredentials, dockerConfigCredentials, staticCredentials, type CredentialProvider } from '../image/auth.js';
@@ -14,7 +19,7 @@ import { openSource } from '../image/open.js';
 import { parsePlatform } from '../image/platform.js';
 import type { LayerLimits } from '../layers/extract.js';
 import { renderJson } from '../report/json.js';
-import { renderTable } from '../report/table.js';
+import { renderPolicy, renderTable } from '../report/table.js';
 import { scanImage, type ImageInventory } from '../scan.js';
 import { TOOL } from '../version.js';
 import { TerminalProgress } from './progress.js';
@@ -54,9 +59,19 @@ Vulnerabilities:
       --fail-on <severity>    exit 1 when a finding is at least this severe
                               (critical, high, medium, low, negligible)
       --ignore-unfixed        leave out findings that have no fixed version yet
+
+Policy (Anchore Engine bundles, version 1_0 and 2):
+      --policy <bundle.json|default>   evaluate the bundle (default: the one Drydock ships);
+                              exit 1 on fail, 2 on warn
+      --warn-exit-zero        a warn verdict exits 0 (for CI systems that fail on any non-zero)
+      --secret-pattern <NAME=REGEX>    a content pattern for secret_scans / files gates, on top of
+                              the built-in ones (repeatable; RE2 syntax, ^ and $ per line)
   -q, --quiet                 no progress line
   -h, --help                  this text
   -v, --version               the version
+
+usage: drydock policy validate <bundle.json>
+  Checks a bundle (gates, triggers, params, regexes, mappings, allowlists); exit 0 valid, 1 not.
 
 usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>]
   Downloads OSV all.zip feeds (default: ${DEFAULT_OSV_ECOSYSTEMS.join(', ')})
@@ -66,8 +81,8 @@ usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [-
 Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD, else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 
-Exit codes: 0 success, 1 a finding at or above --fail-on, 3 scan error, 64 usage error
-(2 warn comes with policies).`;
+Exit codes: 0 success / policy pass, 1 policy fail or a finding at or above --fail-on,
+2 policy warn, 3 scan error, 64 usage error.`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
@@ -80,6 +95,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return command ? EXIT.ok : EXIT.usage;
   }
   if (command === 'feeds') return feedsCommand(rest, io);
+  if (command === 'policy') return policyCommand(rest, io);
   if (command !== 'scan') return usage(io, `unknown command "${command}"`);
   let args;
   try {
@@ -101,6 +117,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         advisories: { type: 'string', multiple: true },
         'fail-on': { type: 'string' },
         'ignore-unfixed': { type: 'boolean', default: false },
+        policy: { type: 'string' },
+        'warn-exit-zero': { type: 'boolean', default: false },
+        'secret-pattern': { type: 'string', multiple: true },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -135,13 +154,16 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const concurrency = num('--concurrency', o.concurrency) ?? 2;
     const platform = o['all-platforms'] ? ('all' as const) : o.platform ? parsePlatform(o.platform) : undefined;
 
+    // The bundle is read before the image: a bad bundle fails fast, and nothing is downloaded for nothing.
+    const bundle = o.policy === undefined ? undefined : o.policy === 'default' ? loadDefaultBundle() : parseBundle(await readBundleFile(o.policy), o.policy);
+    const collector = bundle ? policyCollector(o['secret-pattern'] ?? []) : undefined;
     const source = await openSource(image, { insecureRegistries: o['insecure-registry'] ?? [], credentials: credentials(io.env) });
     const cacheDir = cacheDirOf(o['cache-dir'], io.env);
     const cache = o['no-cache'] ? undefined : new DirLayerCache(join(cacheDir, 'layers'));
     progress = !o.quiet && io.stderr.isTTY ? new TerminalProgress(io.stderr) : undefined;
     let results: ImageInventory[];
     try {
-      results = await scanImage(source, image, { platform, limits, cache, concurrency, progress });
+      results = await scanImage(source, image, { platform, limits, cache, concurrency, progress, ...(collector ? { collector } : {}) });
     } finally {
       progress?.finish();
       await source.close?.();
@@ -153,17 +175,27 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     let matches: Array<MatchResult | undefined> = [];
     if (advisoryPaths.length === 0) {
       if (failOn) throw new DrydockError('CONFIG', '--fail-on needs advisories: run `drydock feeds sync` or pass --advisories <dir|zip>');
-      if (!o.quiet) io.stderr.write('note: no advisories (run `drydock feeds sync`, or pass --advisories <dir|zip>): packages only\n');
+      if (!o.quiet) io.stderr.write(`note: no advisories (run \`drydock feeds sync\`, or pass --advisories <dir|zip>): ${bundle ? 'vulnerability gates see no data' : 'packages only'}\n`);
     } else {
       matches = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'] });
     }
-    if (o.output === 'json') io.stdout.write(renderJson(results.map((r, i) => (matches[i] ? { ...r, vulnerabilities: matches[i] } : r)), TOOL));
+    const advisoriesUpdatedAt = advisoryPaths.length > 0 ? await oldestUpdate(advisoryPaths) : undefined;
+    const verdicts: PolicyResult[] = bundle
+      ? results.map((r, i) => evaluatePolicy(bundle, policyContext(r, { ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) })))
+      : [];
+    if (o.output === 'json')
+      io.stdout.write(renderJson(results.map((r, i) => ({ ...r, ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(verdicts[i] ? { policy: verdicts[i] } : {}) })), TOOL));
     else if (o.output === 'cyclonedx' || o.output === 'spdx') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an SBOM describes one image: pick one platform with --platform instead of --all-platforms');
       // Loaded on demand: the SBOM libraries cost every other run their start-up time.
       if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL));
       else io.stdout.write((await import('../report/spdx.js')).renderSpdx(results[0]!, TOOL));
-    } else io.stdout.write(renderTable(results, matches));
+    } else {
+      io.stdout.write(renderTable(results, matches));
+      for (const v of verdicts) io.stdout.write(renderPolicy(v));
+    }
+    const verdictCode = verdicts.some((v) => v.verdict === 'fail') ? EXIT.fail : verdicts.some((v) => v.verdict === 'warn') && !o['warn-exit-zero'] ? EXIT.warn : EXIT.ok;
+    if (verdictCode === EXIT.fail) return EXIT.fail;
     if (failOn) {
       const bar = severityRank(failOn);
       const worst = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
@@ -172,7 +204,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return EXIT.fail;
       }
     }
-    return EXIT.ok;
+    return verdictCode;
   } catch (e) {
     if (isDrydockError(e)) {
       io.stderr.write(`drydock: ${e.code}: ${e.message}\n`);
@@ -262,6 +294,44 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
     }
   }
   return failed > 0 ? EXIT.scanError : EXIT.ok;
+}
+
+async function readBundleFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new DrydockError('CONFIG', `policy bundle ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** When the advisory data was last refreshed: the oldest of the sources (a synced feed's last check). */
+async function oldestUpdate(paths: string[]): Promise<Date | undefined> {
+  let oldest: Date | undefined;
+  for (const p of paths) {
+    const st = await stat(`${p}.meta.json`).catch(() => stat(p).catch(() => undefined));
+    if (st && (!oldest || st.mtime < oldest)) oldest = st.mtime;
+  }
+  return oldest;
+}
+
+async function policyCommand(argv: string[], io: CliIO): Promise<number> {
+  const [sub, path, ...extra] = argv;
+  if (sub !== 'validate' || !path || extra.length > 0) {
+    io.stderr.write('drydock: usage: drydock policy validate <bundle.json>\n');
+    return EXIT.usage;
+  }
+  try {
+    const bundle = path === 'default' ? loadDefaultBundle() : parseBundle(await readBundleFile(path), path);
+    const rules = bundle.policies.reduce((n, p) => n + p.rules.length, 0);
+    io.stdout.write(
+      `${path}: valid (version ${bundle.version}): ${bundle.policies.length} policies, ${rules} rules, ${bundle.allowlists.length} allowlists, ${bundle.mappings.length} mappings; ${bundleDigest(bundle)}\n`,
+    );
+    return EXIT.ok;
+  } catch (e) {
+    if (!isDrydockError(e)) throw e;
+    io.stderr.write(`drydock: ${e.message}\n`);
+    return EXIT.fail;
+  }
 }
 
 function usage(io: CliIO, why: string): number {

@@ -1,6 +1,7 @@
 import { formatPlatform } from '../image/platform.js';
 import { SEVERITIES } from '../advisories/types.js';
 import type { MatchResult } from '../match/index.js';
+import type { PolicyResult } from '../policy/types.js';
 import type { ImageInventory } from '../scan.js';
 
 /** A layer as people read it in a table: "#2 a1b2c3d4e5f6" (its diff id when known). */
@@ -73,6 +74,26 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
       shortLayer(inv, f.layer),
     ]);
     out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', 'LAYER'], ...rows]));
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/** The verdict and every fired rule: GATE TRIGGER TRIGGER-ID ACTION DETAIL (allowlisted rules marked). */
+export function renderPolicy(result: PolicyResult): string {
+  const out: string[] = [];
+  const mapping = result.mapping ? ` mapping "${result.mapping.name ?? result.mapping.id ?? ''}"` : '';
+  out.push('', `policy: bundle "${result.bundleId}" (${result.bundleDigest.slice(0, 19)}…)${mapping} → ${result.verdict.toUpperCase()} (${result.reason})`);
+  if (result.fired.length > 0) {
+    out.push('');
+    const rows = result.fired.map((f) => [
+      f.gate,
+      f.trigger,
+      f.triggerId,
+      f.allowlistedBy ? `${f.action} (allowlisted: ${f.allowlistedBy.allowlistId}/${f.allowlistedBy.itemId})` : f.expiredAllowlist ? `${f.action} (allowlist item ${f.expiredAllowlist.itemId} expired ${f.expiredAllowlist.expiredOn})` : f.action,
+      f.message,
+    ]);
+    out.push(...columns([['GATE', 'TRIGGER', 'TRIGGER-ID', 'ACTION', 'DETAIL'], ...rows]));
   }
   out.push('');
   return out.join('\n');
