@@ -1,20 +1,9 @@
 /** Seeded synthetic data for the benches: a 2,000-package Debian 12 inventory and generated advisories. */
 import type { Advisory } from '../shared/advisories/types.js';
 import type { Distro, Package } from '../shared/catalog/types.js';
+import { prng as rng } from '../test/support/prng.js';
 
 export const bookworm: Distro = { id: 'debian', versionId: '12', codename: 'bookworm', source: '/etc/os-release' };
-
-/** A seeded PRNG (mulberry32) so every run generates the same data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function inventory(): Package[] {
   const r = rng(7);

@@ -10,7 +10,7 @@ import { advisoryNameFor, ecosystemForPackage, ecosystemInfo } from '../advisori
 import { SEVERITIES, type Advisory, type AdvisorySource, type AffectedInterval, type AffectedPackage, type CvssScore, type FixState, type Severity } from '../advisories/types.js';
 import type { Distro, Package } from '../catalog/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
-import { comparatorFor, InvalidVersionError, type Comparator } from '../versions/index.js';
+import { comparatorFor, InvalidVersionError, rangeContains, type Comparator } from '../versions/index.js';
 
 /** Why one advisory entry matched one package: enough to check the finding by hand. */
 export interface Evidence {
@@ -222,7 +222,7 @@ function judge(advisory: Advisory, entry: AffectedPackage, lookup: Lookup): Evid
     const hit = entry.versions.find((x) => c.isValid(x) && c.compare(v, x) === 0);
     if (hit !== undefined) matched = { version: hit };
     for (const interval of matched ? [] : entry.intervals) {
-      if (contains(c, v, interval)) {
+      if (rangeContains(c, v, interval)) {
         matched = { interval };
         break;
       }
@@ -248,13 +248,6 @@ function judge(advisory: Advisory, entry: AffectedPackage, lookup: Lookup): Evid
     ...(fixedIn !== undefined ? { fixedIn } : {}),
     severity: entry.severity ?? advisory.severity,
   };
-}
-
-function contains(c: Comparator, v: string, i: AffectedInterval): boolean {
-  if (i.introduced !== undefined && i.introduced !== '0' && c.compare(v, i.introduced) < 0) return false;
-  if (i.fixed !== undefined && c.compare(v, i.fixed) >= 0) return false;
-  if (i.lastAffected !== undefined && c.compare(v, i.lastAffected) > 0) return false;
-  return true;
 }
 
 /** One finding per group of advisories that name each other (CVE ↔ DSA ↔ GHSA ↔ PYSEC). */
@@ -308,6 +301,7 @@ function mergeAliases(pkg: Package, evidence: Array<{ advisory: Advisory; ev: Ev
     const sorted = [...ids].sort();
     const id = sorted.find((x) => x.startsWith('CVE-')) ?? group[0]!.advisory.id;
     const best = group[0]!.ev;
+    const summary = group.find((g) => g.advisory.summary)?.advisory.summary;
     const severity = group.map((g) => g.ev.severity).find((s) => s !== 'unknown') ?? 'unknown';
     let cvss: CvssScore | undefined;
     for (const { advisory } of group) for (const s of advisory.cvss) if (!cvss || s.score > cvss.score) cvss = s;
@@ -321,7 +315,7 @@ function mergeAliases(pkg: Package, evidence: Array<{ advisory: Advisory; ev: Ev
       ...(best.fixedIn !== undefined ? { fixedIn: best.fixedIn } : {}),
       package: { type: pkg.type, name: pkg.name, version: pkg.version, purl: pkg.purl, ...(pkg.sourceName && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}) },
       layer: pkg.layer,
-      ...(group.find((g) => g.advisory.summary)?.advisory.summary ? { summary: group.find((g) => g.advisory.summary)!.advisory.summary } : {}),
+      ...(summary ? { summary } : {}),
       ...(published(group) ? { published: published(group) } : {}),
       evidence: group.map((g) => g.ev),
     });

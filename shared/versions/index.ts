@@ -53,7 +53,11 @@ export interface VersionRange {
 
 /** Whether `version` lies in `range` under `scheme`'s order. */
 export function inRange(scheme: Scheme, version: string, range: VersionRange): boolean {
-  const c = comparatorFor(scheme);
+  return rangeContains(comparatorFor(scheme), version, range);
+}
+
+/** Whether `version` lies in `range` under comparator `c` (for callers that already hold one). */
+export function rangeContains(c: Comparator, version: string, range: VersionRange): boolean {
   if (range.introduced !== undefined && range.introduced !== '0' && c.compare(version, range.introduced) < 0) return false;
   if (range.fixed !== undefined && c.compare(version, range.fixed) >= 0) return false;
   if (range.lastAffected !== undefined && c.compare(version, range.lastAffected) > 0) return false;

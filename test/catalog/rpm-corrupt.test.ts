@@ -12,6 +12,7 @@ import { rpmCataloger } from '../../shared/catalog/rpm/index.js';
 import type { CatalogResult, FileView, ViewFile } from '../../shared/catalog/types.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { loadSqliteEngine } from '../../shared/catalog/rpm/sqlite.js';
+import { prng } from '../support/prng.js';
 
 // The rpm cataloger's prepare() loads the SQLite engine before a scan; tests calling catalog() directly load it here.
 beforeAll(async () => {
@@ -47,18 +48,6 @@ function expectWellFormed(result: CatalogResult, name: string): void {
   // at most 10 issues one by one, plus the "N more" line
   expect(result.issues.length).toBeLessThanOrEqual(11);
   for (const p of result.packages) expect(p).toMatchObject({ type: 'rpm', name: expect.any(String), version: expect.any(String), purl: expect.stringMatching(/^pkg:rpm\//) });
-}
-
-/** mulberry32: a small seeded PRNG, so that every run damages the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe.each(FIXTURE_FILES)('rpm cataloger on damaged %s', (dir, name) => {

@@ -10,11 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { apkComparator, apkVersionProblem, compareApkUnchecked } from '../../shared/versions/apk.js';
 import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
+import { neg } from './support.js';
 
 const VECTORS = join(SHARED_FIXTURES, 'version-vectors');
 const { compare, isValid } = apkComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 function tsv(file: string): Array<[string, string, Order]> {
   return readFileSync(join(VECTORS, file), 'utf8')

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { composerComparator, composerNormalize } from '../../shared/versions/composer.js';
 import { run } from '../support/exec.js';
+import { prng } from '../support/prng.js';
 
 const SEED = 0xc0_4d05e;
 const PAIRS = 6000;
@@ -25,18 +26,6 @@ function phpVersion(): string | undefined {
 }
 const PHP = phpVersion();
 const SEMVER = existsSync(SEMVER_AUTOLOAD);
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rand = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;

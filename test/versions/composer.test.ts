@@ -9,10 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { composerComparator, composerNormalize, phpVersionCompare } from '../../shared/versions/composer.js';
 import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
+import { neg } from './support.js';
 
 const { compare, isValid } = composerComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 describe('composer normalisation (VersionParser::normalize)', () => {
   it.each([

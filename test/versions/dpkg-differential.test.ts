@@ -11,23 +11,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dpkgComparator } from '../../shared/versions/dpkg.js';
+import { prng } from '../support/prng.js';
 
 const DPKG = '/usr/bin/dpkg';
 const SEED = 0x5eed_d9c6;
 const PAIRS = 5000;
 const SHELLS = 4;
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;

@@ -3,27 +3,13 @@
  * error/warning split of parseversion, and the order laws on generated tricky versions.
  * The comparison with the real dpkg binary is in dpkg-differential.test.ts.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dpkgComparator, dpkgVerrevcmp, parseDpkgVersion } from '../../shared/versions/dpkg.js';
-import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
-import { SHARED_FIXTURES } from '../support/fixtures.js';
-
-function vectors(file: string): Array<[string, string, Order]> {
-  return readFileSync(join(SHARED_FIXTURES, 'version-vectors', file), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('left\t'))
-    .map((l) => {
-      const [a, b, e] = l.split('\t');
-      return [a as string, b as string, Number(e) as Order];
-    });
-}
+import { InvalidVersionError } from '../../shared/versions/types.js';
+import { neg, versionVectors as vectors } from './support.js';
 
 const { compare, isValid } = dpkgComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 describe('dpkg vectors (Dpkg_Version.t)', () => {
   const rows = vectors('dpkg-version.tsv');

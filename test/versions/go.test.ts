@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { goComparator, isPseudoVersion } from '../../shared/versions/go.js';
 import { InvalidVersionError } from '../../shared/versions/types.js';
 import { run } from '../support/exec.js';
+import { prng } from '../support/prng.js';
 
 const cmp = goComparator.compare;
 
@@ -249,18 +250,6 @@ func main() {
 	}
 }
 `;
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seeded close pairs, some broken by small edits; the "v" left out now and then. */
 function goPairs(): Array<[string, string]> {

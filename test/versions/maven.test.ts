@@ -11,10 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { mavenComparator } from '../../shared/versions/maven.js';
 import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
+import { neg } from './support.js';
 
 const { compare, isValid } = mavenComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 function vectors(): Array<[string, string, Order]> {
   return readFileSync(join(SHARED_FIXTURES, 'version-vectors', 'maven-comparableversion.tsv'), 'utf8')

@@ -8,10 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nugetComparator } from '../../shared/versions/nuget.js';
 import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
+import { neg } from './support.js';
 
 const { compare, isValid } = nugetComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 describe('nuget order', () => {
   it.each<[string, string, Order]>([

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parsePep440, pep440Comparator } from '../../shared/versions/pep440.js';
 import { run } from '../support/exec.js';
+import { prng } from '../support/prng.js';
 
 const PYTHON = '/usr/bin/python3';
 const SEED = 0x9e9_440;
@@ -23,18 +24,6 @@ function packagingVersion(): string | undefined {
   }
 }
 const PACKAGING = packagingVersion();
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rand = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;

@@ -5,29 +5,17 @@
  * rpm's embedded Lua) on seeded close pairs.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRpmEvr, rpmComparator, rpmvercmp } from '../../shared/versions/rpm.js';
-import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
-import { SHARED_FIXTURES } from '../support/fixtures.js';
+import { InvalidVersionError } from '../../shared/versions/types.js';
+import { neg, versionVectors as tsv } from './support.js';
 
 const { compare, isValid } = rpmComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
-
-function tsv(file: string): Array<[string, string, Order]> {
-  return readFileSync(join(SHARED_FIXTURES, 'version-vectors', file), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('left\t'))
-    .map((l) => {
-      const [a, b, e] = l.split('\t');
-      return [a as string, b as string, Number(e) as Order];
-    });
-}
 
 describe('rpm vectors (rpmvercmp.at)', () => {
   const rows = tsv('rpm-rpmvercmp.tsv');

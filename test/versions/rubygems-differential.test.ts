@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { rubygemsComparator } from '../../shared/versions/rubygems.js';
 import { run } from '../support/exec.js';
+import { prng } from '../support/prng.js';
 
 const SEED = 0x6e75_b1e5;
 const PAIRS = 4000;
@@ -20,18 +21,6 @@ function rubyVersion(): string | undefined {
   }
 }
 const RUBY = rubyVersion();
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rand = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;

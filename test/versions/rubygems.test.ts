@@ -8,10 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rubygemsComparator } from '../../shared/versions/rubygems.js';
 import { InvalidVersionError, type Order } from '../../shared/versions/types.js';
+import { neg } from './support.js';
 
 const { compare, isValid } = rubygemsComparator;
-/** −x without −0, which toBe tells apart from 0 */
-const neg = (x: number): number => (x === 0 ? 0 : -x);
 
 describe('rubygems order', () => {
   it.each<[string, string, Order]>([

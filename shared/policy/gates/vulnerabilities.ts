@@ -56,12 +56,13 @@
  */
 import type { RE2JS } from 're2js';
 import { distroEcosystem } from '../../advisories/ecosystems.js';
-import type { Severity } from '../../advisories/types.js';
+import { SEVERITIES, type Severity } from '../../advisories/types.js';
 import type { Finding } from '../../match/index.js';
 import type { Gate, ParamSpec, ParamValues, PolicyContext, Trigger, TriggerFire } from '../types.js';
 
 /** Anchore's order, least severe first. */
-export const SEVERITY_ORDER: readonly Severity[] = ['unknown', 'negligible', 'low', 'medium', 'high', 'critical'];
+/** Least severe first, as Anchore orders them (the reverse of SEVERITIES). */
+export const SEVERITY_ORDER: readonly Severity[] = [...SEVERITIES].reverse();
 const COMPARISONS = ['=', '!=', '<', '<=', '>', '>='] as const;
 const OS_TYPES = new Set(['deb', 'apk', 'rpm']);
 const DAY_MS = 86_400_000;
