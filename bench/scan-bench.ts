@@ -15,10 +15,9 @@
  * peak RSS ≤ 150 MB whatever the size, warm rescan ≤ 5 % of the cold scan).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,53 +26,11 @@ import { DirLayerCache } from '../shared/adapters/local/dir-layer-cache.js';
 import { openSource } from '../shared/image/open.js';
 import { scanImage } from '../shared/scan.js';
 import { ensureDebianRootfs } from '../test/support/debootstrap.js';
-import { blobPath, buildImage, type BuiltImage } from '../test/support/image-builder.js';
+import { blobPath, buildImage } from '../test/support/image-builder.js';
+import { BENCH_LAYOUT as LAYOUT, BENCH_ROOT as ROOT, benchImage as image } from './bench-image.js';
 
-const ROOT = join(homedir(), '.cache', 'drydock', 'bench-v1');
-const LAYOUT = join(ROOT, 'layout');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-
-/** Deterministic application files: half pseudo-random bytes, half repetitive text (≈ 55 % gzip ratio). */
-async function writeAppTree(dir: string, files: number, seed: string): Promise<void> {
-  let block = createHash('sha256').update(seed).digest();
-  for (let i = 0; i < files; i++) {
-    const sub = join(dir, 'srv', 'app', `mod${i % 16}`);
-    await mkdir(sub, { recursive: true });
-    const parts: Buffer[] = [];
-    for (let j = 0; j < 1024; j++) {
-      block = createHash('sha256').update(block).digest();
-      parts.push(block, block.subarray(0, 8), Buffer.from(`line ${j} of file ${i}: the quick brown fox jumps over the lazy dog\n`.repeat(2)));
-    }
-    await writeFile(join(sub, `file${i}.bin`), Buffer.concat(parts));
-  }
-}
-
-async function image(): Promise<BuiltImage> {
-  const marker = join(ROOT, 'image.json');
-  if (existsSync(marker)) return JSON.parse(await readFile(marker, 'utf8')) as BuiltImage;
-  log('building the benchmark image (once)…');
-  const rootfs = await ensureDebianRootfs();
-  const work = await mkdtemp(join(tmpdir(), 'drydock-bench-'));
-  try {
-    const app1 = join(work, 'app1');
-    const app2 = join(work, 'app2');
-    await writeAppTree(app1, 400, 'one');
-    await writeAppTree(app2, 400, 'two');
-    const built = await buildImage(LAYOUT, {
-      tag: 'bench',
-      layers: [
-        { fromDirectory: rootfs, compression: 'gzip' },
-        { fromDirectory: app1, compression: 'gzip' },
-        { fromDirectory: app2, compression: 'gzip' },
-      ],
-    });
-    await writeFile(marker, JSON.stringify(built));
-    return built;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-}
 
 interface Timed {
   ms: number;

@@ -12,7 +12,7 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
   // Optional plug-ins of @cyclonedx/cyclonedx-library (XML, schema validation), loaded only if installed.
-  external: ['ajv', 'ajv-formats', 'ajv-formats-draft2019', 'xmlbuilder2', 'libxmljs2'],
+  external: ['ajv-formats-draft2019', 'xmlbuilder2', 'libxmljs2'],
   // CommonJS dependencies inside an ESM bundle still call require() and read __dirname.
   banner: {
     js: [

@@ -98,7 +98,18 @@ export interface ImageInventory {
  * already in the cache (several at once, each streamed), squash, catalog. Pure core: the
  * source and the cache are ports, so the CLI, the tests and the Lambda run the same code.
  */
-export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
+/** What shapes every layer's extract: the catalogers (and collector) with their needs and limits. */
+export interface ScanPlan {
+  limits: LayerLimits;
+  list: readonly Cataloger[];
+  collector: ViewCollector | undefined;
+  needs: PathNeeds;
+  wanted: (path: string) => boolean;
+  /** everything that shapes an extract, as a string: part of each layer's cache key */
+  fingerprint: string;
+}
+
+export function scanPlan(opts: Pick<ScanOptions, 'limits' | 'catalogers' | 'collector'> = {}): ScanPlan {
   const limits: LayerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const list = opts.catalogers ?? defaultCatalogers;
   const collector = opts.collector;
@@ -108,13 +119,47 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     : [];
   const needs = catalogNeeds([...list, ...carrier]);
   const wanted = pathMatcher(needs);
-  // Everything that shapes an extract; functions drop out of JSON, so probes count by name and version.
+  // Functions drop out of JSON, so probes count by name and version.
   const fingerprint = JSON.stringify({
     catalogers: [...list, ...carrier].map((c) => `${c.name}@${c.version}`),
     needs: { ...needs, probes: needs.probes?.map((p) => `${p.name}@${p.version}/${p.maxBytes}`) },
     maxFileBytes: limits.maxFileBytes,
   });
+  return { limits, list, collector, needs, wanted, fingerprint };
+}
 
+/** A short, stable id of a plan's fingerprint: an inventory made with another is out of date. */
+export function analysisVersion(plan: ScanPlan): string {
+  return layerCacheKey('analysis', plan.fingerprint).slice(0, 16);
+}
+
+/**
+ * Reads one layer as the plan says (no cache): what a fanned-out layer job does. The extract
+ * is what scanImage would have cached for this layer, so the assembling scan finds it there.
+ */
+export async function readLayer(
+  source: ImageSource,
+  plan: ScanPlan,
+  layer: { descriptor: ResolvedImage['layers'][number]['descriptor']; diffId?: string },
+  image: string,
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): Promise<LayerExtract> {
+  const raw = await source.openBlob(layer.descriptor, opts.signal);
+  return walkLayer(raw, {
+    descriptor: layer.descriptor,
+    diffId: layer.diffId,
+    wanted: plan.wanted,
+    probes: plan.needs.probes,
+    limits: plan.limits,
+    image,
+    signal: opts.signal,
+    onBytes: opts.onBytes,
+  });
+}
+
+export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
+  const plan = scanPlan(opts);
+  const { limits, list, collector } = plan;
   const resolved = await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal });
   // The first failing layer stops the others: their partial work would be thrown away.
   const stop = new AbortController();
@@ -126,24 +171,14 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     const reports: LayerReport[] = [];
     const extracts = await mapLimit(img.layers, opts.concurrency ?? 2, stop, async (layer) => {
       const { descriptor } = layer;
-      const key = layerCacheKey(descriptor.digest, fingerprint);
+      const key = layerCacheKey(descriptor.digest, plan.fingerprint);
       const hit = await opts.cache?.get(key, signal);
       opts.progress?.layerStart?.({ image, index: layer.index, digest: descriptor.digest, size: descriptor.size, cached: Boolean(hit) });
       let extract: LayerExtract;
       if (hit) {
         extract = hit;
       } else {
-        const raw = await source.openBlob(descriptor, signal);
-        extract = await walkLayer(raw, {
-          descriptor,
-          diffId: layer.diffId,
-          wanted,
-          probes: needs.probes,
-          limits,
-          image,
-          signal,
-          onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined,
-        });
+        extract = await readLayer(source, plan, layer, image, { signal, onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined });
         try {
           await opts.cache?.put(key, extract, signal);
         } catch (e) {

@@ -78,6 +78,8 @@ usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [-
   into <cache-dir>/feeds, with conditional requests: an unchanged feed costs one request.
   --debian-tracker also fetches the Debian Security Tracker's JSON export (most precise for Debian).
 
+usage: drydock submit | results | images  (against a deployed stack; drydock submit --help)
+
 Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD, else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 
@@ -96,6 +98,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   if (command === 'feeds') return feedsCommand(rest, io);
   if (command === 'policy') return policyCommand(rest, io);
+  if (command === 'submit' || command === 'results' || command === 'images') {
+    const { stackCommand } = await import('./stack.js');
+    return stackCommand(command, rest, io);
+  }
   if (command !== 'scan') return usage(io, `unknown command "${command}"`);
   let args;
   try {

@@ -1,0 +1,147 @@
+/**
+ * The pipeline's configuration, read from environment variables and validated once (at a
+ * Lambda's cold start): every problem is reported together, so a deployment with two wrong
+ * settings is fixed in one round, and nothing runs half-configured.
+ */
+import { DrydockError } from '../errors.js';
+import { parsePlatform } from '../image/platform.js';
+import type { Platform } from '../image/types.js';
+
+export type PublishMode = 'always' | 'change' | 'fail';
+
+export interface PipelineConfig {
+  /** repository globs to analyse ("team-*\/api", "*"); empty: every repository */
+  repositories: string[];
+  /** the platform analysed when a push is a multi-platform index */
+  platform: Platform;
+  /** fan out into layer jobs when at least this many layers are missing from the cache (0: never) */
+  fanoutMinLayers: number;
+  /** a claim older than this is taken over (longer than the analyzer's timeout) */
+  staleClaimMs: number;
+  /** the queues' maxReceiveCount: the attempt that reaches it records RETRIES_EXHAUSTED */
+  maxReceiveCount: number;
+  /** send ECR images to this registry host instead (local runs and tests: a local registry) */
+  registryOverride?: string;
+  /** registries spoken to over plain http */
+  insecureRegistries: string[];
+  /** when the evaluator publishes: every result, on change, or on fail/error */
+  publishMode: PublishMode;
+  /** the policy bundle's key in the bucket; unset: the bundle shipped with Drydock */
+  policyKey?: string;
+  /** stop this long before the Lambda's deadline, so the failure is recorded and the message retried */
+  deadlineMarginMs: number;
+  /** layers read at the same time */
+  concurrency: number;
+}
+
+export const DEFAULT_CONFIG: PipelineConfig = {
+  repositories: [],
+  platform: { os: 'linux', architecture: 'amd64' },
+  fanoutMinLayers: 4,
+  staleClaimMs: 20 * 60_000,
+  maxReceiveCount: 5,
+  insecureRegistries: [],
+  publishMode: 'always',
+  deadlineMarginMs: 20_000,
+  concurrency: 3,
+};
+
+/** The AWS resources the handlers reach (names, URLs, ARNs). */
+export interface PipelineResources {
+  imagesTable: string;
+  packageIndexTable: string;
+  resultsTable: string;
+  advisoriesTable: string;
+  /** Powertools idempotency records; unset: idempotency rests on the image record's claim alone */
+  idempotencyTable?: string;
+  bucket: string;
+  scanQueueUrl: string;
+  evaluateQueueUrl: string;
+  /** poison messages are sent here at once (they would only fail again) */
+  deadLetterQueueUrl?: string;
+  resultsTopicArn: string;
+}
+
+const RESOURCE_VARS: Record<keyof PipelineResources, { env: string; required: boolean }> = {
+  imagesTable: { env: 'DRYDOCK_IMAGES_TABLE', required: true },
+  packageIndexTable: { env: 'DRYDOCK_PACKAGE_INDEX_TABLE', required: true },
+  resultsTable: { env: 'DRYDOCK_RESULTS_TABLE', required: true },
+  advisoriesTable: { env: 'DRYDOCK_ADVISORIES_TABLE', required: true },
+  idempotencyTable: { env: 'DRYDOCK_IDEMPOTENCY_TABLE', required: false },
+  bucket: { env: 'DRYDOCK_BUCKET', required: true },
+  scanQueueUrl: { env: 'DRYDOCK_SCAN_QUEUE_URL', required: true },
+  evaluateQueueUrl: { env: 'DRYDOCK_EVALUATE_QUEUE_URL', required: true },
+  deadLetterQueueUrl: { env: 'DRYDOCK_DEAD_LETTER_QUEUE_URL', required: false },
+  resultsTopicArn: { env: 'DRYDOCK_RESULTS_TOPIC_ARN', required: true },
+};
+
+/** The environment variables, for docs and the CDK app. */
+export const ENVIRONMENT = {
+  ...Object.fromEntries(Object.entries(RESOURCE_VARS).map(([k, v]) => [v.env, `${k}${v.required ? '' : ' (optional)'}`])),
+  DRYDOCK_REPOSITORIES: 'comma-separated repository globs to analyse (default: all)',
+  DRYDOCK_PLATFORM: 'os/arch[/variant] analysed in multi-platform images (default linux/amd64)',
+  DRYDOCK_FANOUT_MIN_LAYERS: 'fan out into layer jobs from this many uncached layers (default 4, 0 = never)',
+  DRYDOCK_STALE_CLAIM_SECONDS: 'seconds after which another job takes over an analysis (default 1200)',
+  DRYDOCK_MAX_RECEIVE_COUNT: "the queue's maxReceiveCount (default 5)",
+  DRYDOCK_REGISTRY_OVERRIDE: 'host[:port] to read ECR images from instead (local runs)',
+  DRYDOCK_INSECURE_REGISTRIES: 'comma-separated hosts spoken to over http',
+  DRYDOCK_PUBLISH: 'always | change | fail (default always)',
+  DRYDOCK_POLICY_KEY: 'S3 key of the policy bundle (default: the bundle shipped with Drydock)',
+  DRYDOCK_DEADLINE_MARGIN_SECONDS: 'stop this long before the Lambda deadline (default 20)',
+  DRYDOCK_CONCURRENCY: 'layers read at once (default 3)',
+} as const;
+
+export function loadConfig(env: Record<string, string | undefined>, need: ReadonlyArray<keyof PipelineResources> = Object.keys(RESOURCE_VARS) as Array<keyof PipelineResources>): { config: PipelineConfig; resources: PipelineResources } {
+  const problems: string[] = [];
+  const resources = {} as PipelineResources;
+  for (const [field, spec] of Object.entries(RESOURCE_VARS) as Array<[keyof PipelineResources, { env: string; required: boolean }]>) {
+    const v = env[spec.env]?.trim();
+    if (v) resources[field] = v;
+    else if (spec.required && need.includes(field)) problems.push(`${spec.env} is not set (${field})`);
+  }
+  const int = (name: string, dflt: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not an integer in [${min}, ${max}]`);
+      return dflt;
+    }
+    return n;
+  };
+  const list = (name: string) => (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const config: PipelineConfig = {
+    ...DEFAULT_CONFIG,
+    repositories: list('DRYDOCK_REPOSITORIES'),
+    fanoutMinLayers: int('DRYDOCK_FANOUT_MIN_LAYERS', DEFAULT_CONFIG.fanoutMinLayers, 0, 10_000),
+    staleClaimMs: int('DRYDOCK_STALE_CLAIM_SECONDS', DEFAULT_CONFIG.staleClaimMs / 1000, 1, 7 * 86_400) * 1000,
+    maxReceiveCount: int('DRYDOCK_MAX_RECEIVE_COUNT', DEFAULT_CONFIG.maxReceiveCount, 1, 1000),
+    insecureRegistries: list('DRYDOCK_INSECURE_REGISTRIES'),
+    deadlineMarginMs: int('DRYDOCK_DEADLINE_MARGIN_SECONDS', DEFAULT_CONFIG.deadlineMarginMs / 1000, 0, 900) * 1000,
+    concurrency: int('DRYDOCK_CONCURRENCY', DEFAULT_CONFIG.concurrency, 1, 64),
+  };
+  const platform = env.DRYDOCK_PLATFORM?.trim();
+  if (platform) {
+    try {
+      config.platform = parsePlatform(platform);
+    } catch (e) {
+      problems.push(`DRYDOCK_PLATFORM: ${(e as Error).message}`);
+    }
+  }
+  const override = env.DRYDOCK_REGISTRY_OVERRIDE?.trim();
+  if (override) {
+    if (/^[A-Za-z0-9.-]+(:\d+)?$/.test(override)) config.registryOverride = override;
+    else problems.push(`DRYDOCK_REGISTRY_OVERRIDE=${JSON.stringify(override)} is not host[:port]`);
+  }
+  const publish = env.DRYDOCK_PUBLISH?.trim();
+  if (publish) {
+    if (publish === 'always' || publish === 'change' || publish === 'fail') config.publishMode = publish;
+    else problems.push(`DRYDOCK_PUBLISH=${JSON.stringify(publish)} must be always, change or fail`);
+  }
+  const policyKey = env.DRYDOCK_POLICY_KEY?.trim();
+  if (policyKey) config.policyKey = policyKey;
+  if (problems.length) {
+    throw new DrydockError('CONFIG', `invalid Drydock configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return { config, resources };
+}

@@ -1,0 +1,249 @@
+/**
+ * The evaluator's core: an analysed image's inventory × the advisories for its packages →
+ * findings; the policy bundle → verdict; the result appended to the image's history, the full
+ * report to the bucket, the message (with the delta against the previous result) published.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { SEVERITIES } from '../advisories/types.js';
+import { DrydockError } from '../errors.js';
+import { matchInventory, severityRank, type Finding } from '../match/index.js';
+import { evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.js';
+import { policyContext } from '../policy/context.js';
+import type { PolicyBundle, PolicyResult } from '../policy/types.js';
+import { ConditionFailedError, type ImageRecord, type RecordedError, type ResultRecord } from '../ports/stores.js';
+import { TOOL } from '../version.js';
+import { decodeInventory, packageIndexEntries } from './analyze.js';
+import type { ImageInventory } from '../scan.js';
+import type { Advisory } from '../advisories/types.js';
+import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
+import { packageKeyString } from '../ports/advisory-store.js';
+import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
+import { checkOutgoing, type EvaluateJob, type FindingBrief, type ResultMessage, type Verdict } from './messages.js';
+
+export type EvaluationOutcome =
+  | { outcome: 'evaluated'; digest: string; status: Verdict; changed: boolean; published: boolean; findings: number; resultId: string }
+  | { outcome: 'skipped'; digest: string; why: string };
+
+/**
+ * The advisories for every key the inventory is matched by, fetched up front, 16 at a time: a
+ * DynamoDB Query per key one after another would make an image of 500 keys wait on 500 round trips.
+ */
+async function prefetchAdvisories(deps: PipelineDeps, inv: ImageInventory, digest: string): Promise<AdvisoryStore> {
+  const keys = packageIndexEntries(inv, digest, '').map((e) => e.key);
+  const found = new Map<string, Advisory[]>();
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      found.set(packageKeyString(key), await deps.advisories.forPackage(key));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, keys.length) }, worker));
+  deps.metrics.add('AdvisoryKeysRead', 'Count', keys.length);
+  return {
+    // a key the prefetch did not cover (the matcher asks for nothing else today) falls back to the store
+    forPackage: async (key: PackageKey) => found.get(packageKeyString(key)) ?? deps.advisories.forPackage(key),
+    put: (a) => deps.advisories.put(a),
+  };
+}
+
+/** A result id that sorts by time and is the same for a redelivery of the same job. */
+export function resultIdFor(jobId: string, at: Date): string {
+  return `${at.toISOString().replace(/[-:.]/g, '')}-${createHash('sha256').update(jobId).digest('hex').slice(0, 12)}`;
+}
+
+export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise<EvaluationOutcome> {
+  const started = Date.now();
+  const record = await deps.images.get(job.digest);
+  if (!record) throw new DrydockError('MANIFEST_NOT_FOUND', `no image record for ${job.digest}: nothing was analysed under this digest`, { context: { image: job.digest } });
+  if (record.status === 'failed' || record.status === 'deleted') return { outcome: 'skipped', digest: job.digest, why: `image is ${record.status}` };
+  if (!record.inventoryKey) return { outcome: 'skipped', digest: job.digest, why: `image is ${record.status} and has no inventory yet` };
+
+  // A redelivery after the result was appended reuses it (same job → same id), and compares with the one before.
+  const recent = await deps.results.history(job.digest, 5);
+  const own = recent.find((r) => r.reason === reasonOf(job));
+  const now = deps.now();
+  const resultId = own?.resultId ?? resultIdFor(job.jobId, now);
+  const previous = recent.find((r) => r.resultId !== resultId && r.status !== 'error');
+
+  const bytes = await deps.objects.get(record.inventoryKey);
+  if (!bytes) throw new DrydockError('SOURCE_UNREADABLE', `the inventory ${record.inventoryKey} is missing from the bucket`, { kind: 'retryable', context: { image: job.digest } });
+  const inv = decodeInventory(bytes, record.inventoryKey);
+  const bundle = await loadBundle(deps);
+  const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest));
+  const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: match, now }));
+
+  const counts = severityCounts(match.findings);
+  const highest = match.findings.reduce<string | undefined>((h, f) => (!h || severityRank(f.severity) > severityRank(h as Finding['severity']) ? f.severity : h), undefined);
+  const status: Verdict = policy.verdict;
+  const findingIds = [...new Set(match.findings.map(findingKey))].sort();
+  const previousIds = new Set(previous?.findingIds ?? []);
+  const currentIds = new Set(findingIds);
+  const newFindings = previous ? match.findings.filter((f) => !previousIds.has(findingKey(f))) : [];
+  const resolved = previous ? [...previousIds].filter((id) => !currentIds.has(id)) : [];
+  const changed = !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
+
+  const reportKey = OBJECT_KEYS.report(job.digest, resultId);
+  if (!own) {
+    const report = { format: 'drydock.report/1', tool: TOOL, resultId, image: inv.image, distro: inv.distro, reason: reasonOf(job), policy, vulnerabilities: match, evaluatedAt: now.toISOString() };
+    await deps.objects.put(reportKey, gzipSync(JSON.stringify(report)), { contentType: 'application/json', contentEncoding: 'gzip' });
+  }
+  const result: ResultRecord = {
+    digest: job.digest,
+    repository: record.repository,
+    resultId,
+    evaluatedAt: own?.evaluatedAt ?? now.toISOString(),
+    status,
+    reason: reasonOf(job),
+    policyId: policy.bundleId,
+    policyDigest: policy.bundleDigest,
+    ...(highest ? { highestSeverity: highest } : {}),
+    findings: match.findings.length,
+    counts,
+    reportKey,
+    findingIds,
+    rulesFired: policy.fired.length,
+  };
+  if (!own) await deps.results.append(result);
+  await recordVerdict(deps, record, result);
+
+  const message = checkOutgoing<ResultMessage>({
+    schema: 'drydock.result/1',
+    resultId,
+    image: imageOf(record),
+    status,
+    ...(previous ? { previousStatus: previous.status } : {}),
+    changed,
+    reason: result.reason,
+    ...(highest ? { highestSeverity: highest } : {}),
+    counts,
+    policy: policySummary(policy),
+    ...(previous ? { newFindings: brief(newFindings, 50), resolvedFindings: resolved.slice(0, 200) } : {}),
+    topFindings: brief(match.findings, 20),
+    reportKey,
+    evaluatedAt: result.evaluatedAt,
+  });
+  const published = await publishResult(deps, message);
+  deps.metrics.add('ImagesEvaluated', 'Count', 1);
+  deps.metrics.add('Findings', 'Count', match.findings.length);
+  deps.metrics.add('EvaluationDuration', 'Milliseconds', Date.now() - started);
+  deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: match.findings.length, rulesFired: policy.fired.length, published });
+  return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: match.findings.length, resultId };
+}
+
+function reasonOf(job: EvaluateJob): string {
+  return `${job.reason}:${job.trigger}`;
+}
+
+/** The finding's identity across evaluations: vulnerability × package × installed version. */
+function findingKey(f: Finding): string {
+  return `${f.id}|${f.package.name}|${f.package.version}`;
+}
+
+function severityCounts(findings: readonly Finding[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
+  for (const f of findings) counts[f.severity] = (counts[f.severity] ?? 0) + 1;
+  return counts;
+}
+
+function brief(findings: readonly Finding[], n: number): FindingBrief[] {
+  return [...findings]
+    .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id))
+    .slice(0, n)
+    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}) }));
+}
+
+function policySummary(p: PolicyResult): NonNullable<ResultMessage['policy']> {
+  const counted = p.fired.filter((r) => !r.allowlistedBy);
+  return {
+    bundleId: p.bundleId,
+    bundleDigest: p.bundleDigest,
+    reason: p.reason,
+    rulesFired: p.fired.length,
+    stopRules: counted.filter((r) => r.action === 'STOP').length,
+    warnRules: counted.filter((r) => r.action === 'WARN').length,
+  };
+}
+
+export function imageOf(record: ImageRecord): ResultMessage['image'] {
+  return {
+    digest: record.digest,
+    ...(record.manifestDigest ? { manifestDigest: record.manifestDigest } : {}),
+    registry: record.registry,
+    repository: record.repository,
+    tags: record.tags ?? [],
+    ...(record.platform ? { platform: record.platform } : {}),
+    ...(record.distro ? { distro: record.distro } : {}),
+  };
+}
+
+async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: ResultRecord): Promise<void> {
+  const lastVerdict = {
+    status: result.status,
+    resultId: result.resultId,
+    evaluatedAt: result.evaluatedAt,
+    findings: result.findings,
+    ...(result.policyId ? { policyId: result.policyId } : {}),
+    ...(result.policyDigest ? { policyDigest: result.policyDigest } : {}),
+    ...(result.highestSeverity ? { highestSeverity: result.highestSeverity } : {}),
+  };
+  const updatedAt = deps.now().toISOString();
+  try {
+    // Only an analysed image becomes "evaluated": a re-analysis in progress keeps its status.
+    await deps.images.update(record.digest, { status: 'evaluated', lastVerdict, updatedAt }, { status: ['analyzed', 'evaluated'] });
+  } catch (e) {
+    if (!(e instanceof ConditionFailedError)) throw e;
+    await deps.images.update(record.digest, { lastVerdict, updatedAt });
+  }
+}
+
+/** Publishes per DRYDOCK_PUBLISH; attributes repeat what subscribers filter on. */
+export async function publishResult(deps: PipelineDeps, message: ResultMessage): Promise<boolean> {
+  const mode = deps.config.publishMode;
+  const wanted = message.status === 'error' || mode === 'always' || (mode === 'change' && message.changed) || (mode === 'fail' && message.status === 'fail');
+  if (!wanted) return false;
+  await deps.publisher.publish(message, {
+    status: message.status,
+    highestSeverity: message.highestSeverity ?? 'none',
+    repository: message.image.repository,
+    changed: String(message.changed),
+  });
+  deps.metrics.add('ResultsPublished', 'Count', 1);
+  return true;
+}
+
+/** The error result for an image whose analysis or evaluation failed for good. */
+export function errorResult(record: ImageRecord, error: RecordedError, now: Date): ResultMessage {
+  return checkOutgoing<ResultMessage>({
+    schema: 'drydock.result/1',
+    resultId: resultIdFor(`error:${record.digest}:${error.at}`, now),
+    image: imageOf(record),
+    status: 'error',
+    ...(record.lastVerdict ? { previousStatus: record.lastVerdict.status } : {}),
+    changed: record.lastVerdict?.status !== 'error',
+    reason: error.job ?? 'analysis',
+    counts: {},
+    error: { code: error.code, kind: error.kind, message: error.message },
+    evaluatedAt: now.toISOString(),
+  });
+}
+
+let cachedBundle: { key: string; at: number; bundle: PolicyBundle } | undefined;
+const BUNDLE_TTL_MS = 60_000;
+
+/**
+ * The policy bundle from the bucket (DRYDOCK_POLICY_KEY), re-read at most once a minute, or the
+ * bundle shipped with Drydock. A malformed bundle stops evaluation with its precise problems
+ * (a CONFIG error, recorded and published), never a silent fallback to another bundle.
+ */
+async function loadBundle(deps: PipelineDeps): Promise<PolicyBundle> {
+  const key = deps.config.policyKey;
+  if (!key) return loadDefaultBundle();
+  if (cachedBundle && cachedBundle.key === key && Date.now() - cachedBundle.at < BUNDLE_TTL_MS) return cachedBundle.bundle;
+  const bytes = await deps.objects.get(key);
+  if (!bytes) throw new DrydockError('CONFIG', `the policy bundle s3 key ${key} (DRYDOCK_POLICY_KEY) does not exist`);
+  const bundle = parseBundle(bytes, key);
+  cachedBundle = { key, at: Date.now(), bundle };
+  return bundle;
+}

@@ -1,0 +1,261 @@
+/**
+ * The whole flow on real local servers, through the real handler modules (middy, Powertools
+ * Logger/Metrics/Batch/Idempotency) and the AWS SDK v3 adapters: DynamoDB Local, s3rver,
+ * local-aws-sqs, the Distribution registry. Mocked, because they cannot run here: SNS (a fake
+ * speaking its Query API) and the Lambda runtime (the test polls SQS and calls the handler with
+ * a stand-in context, as Lambda's SQS poller would). ECR's own API is not called: the registry
+ * override points the analyzer at the local registry.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
+import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-index.js';
+import { DynamoResultStore } from '../../shared/adapters/aws/dynamodb/result-store.js';
+import { createTableInput, createTables, IDEMPOTENCY_TABLE, TABLES, tableNames, type TableNames } from '../../shared/adapters/aws/tables.js';
+import { main } from '../../shared/cli/main.js';
+import type { ResultMessage } from '../../shared/pipeline/messages.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
+import { startFakeSns, type FakeSns } from '../support/fake-sns.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { S3_LOCAL_CREDENTIALS, startS3Local, type S3Local } from '../support/s3-local.js';
+import { startSqsLocal, type SqsLocal } from '../support/sqs-local.js';
+import { debianLayers, pushEvent, pushImage, REPOSITORY, zlibAdvisory } from './support.js';
+
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+let work: string;
+let registry: TestRegistry;
+let proxy: FaultProxy;
+let dynamo: DynamoDbLocal;
+let s3: S3Local;
+let sqs: SqsLocal;
+let sns: FakeSns;
+let names: TableNames;
+let queues: { scan: string; scanDlq: string; evaluate: string; evaluateDlq: string };
+let analyzer: Handler;
+let evaluator: Handler;
+let digest: string;
+let docs: DynamoDBDocumentClient;
+const TOPIC = 'arn:aws:sns:us-east-1:000000000000:drydock-results';
+const saved = { ...process.env };
+
+function lambdaContext(fn: string, remainingMs = 300_000): Context {
+  return {
+    functionName: fn, functionVersion: '$LATEST', invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`,
+    memoryLimitInMB: '2048', awsRequestId: `req-${Math.random().toString(16).slice(2)}`, logGroupName: `/aws/lambda/${fn}`, logStreamName: 'test',
+    callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => remainingMs, done() {}, fail() {}, succeed() {},
+  } as unknown as Context;
+}
+
+/** One poll of Lambda's SQS event source: receive a batch, invoke, delete what succeeded. */
+async function poll(queueUrl: string, handler: Handler, fn: string): Promise<{ records: number; response?: SQSBatchResponse }> {
+  const got = await sqs.admin.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'], MessageAttributeNames: ['All'], VisibilityTimeout: 30 }));
+  const messages: Message[] = got.Messages ?? [];
+  if (messages.length === 0) return { records: 0 };
+  const event: SQSEvent = {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body!,
+      attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1', SentTimestamp: m.Attributes?.SentTimestamp ?? '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {}, md5OfBody: m.MD5OfBody!, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${fn}`, awsRegion: 'us-east-1',
+    })),
+  } as SQSEvent;
+  const response = await handler(event, lambdaContext(`drydock-${fn}`));
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  const done = messages.filter((m) => !failed.has(m.MessageId!));
+  if (done.length) await sqs.admin.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+  return { records: messages.length, response };
+}
+
+async function imageItem(d: string) {
+  return (await docs.send(new GetCommand({ TableName: names.images, Key: { digest: d }, ConsistentRead: true }))).Item;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'drydock-e2e-'));
+  [registry, dynamo, s3, sqs, sns] = await Promise.all([startRegistry(), startDynamoDbLocal(), startS3Local({ bucket: 'drydock-e2e' }), startSqsLocal(), startFakeSns()]);
+  names = tableNames('e2e-');
+  // One identity for every local server: DynamoDB Local keeps tables per access key, s3rver wants its own.
+  const creds = { ...S3_LOCAL_CREDENTIALS };
+  const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: creds });
+  await createTables(ddb, names);
+  expect(TABLES).toContain(IDEMPOTENCY_TABLE);
+  void createTableInput;
+  void CreateTableCommand;
+  void UpdateTimeToLiveCommand;
+  docs = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  await new DynamoAdvisoryStore(docs, names.advisories).put([zlibAdvisory()]);
+  const scan = await sqs.createQueueWithDlq('drydock-scan-jobs', 3);
+  const evaluate = await sqs.createQueueWithDlq('drydock-evaluate-jobs', 3);
+  queues = { scan: scan.url, scanDlq: scan.dlqUrl, evaluate: evaluate.url, evaluateDlq: evaluate.dlqUrl };
+  digest = await pushImage(work, registry.host, '1.4.2');
+  // the analyzer reads the registry through a proxy that can inject faults
+  proxy = await startFaultProxy(registry.url);
+
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_SNS: sns.endpoint,
+    DRYDOCK_S3_FORCE_PATH_STYLE: '1',
+    DRYDOCK_IMAGES_TABLE: names.images,
+    DRYDOCK_PACKAGE_INDEX_TABLE: names.packageIndex,
+    DRYDOCK_RESULTS_TABLE: names.results,
+    DRYDOCK_ADVISORIES_TABLE: names.advisories,
+    DRYDOCK_IDEMPOTENCY_TABLE: names.idempotency,
+    DRYDOCK_BUCKET: s3.bucket,
+    DRYDOCK_SCAN_QUEUE_URL: queues.scan,
+    DRYDOCK_EVALUATE_QUEUE_URL: queues.evaluate,
+    DRYDOCK_DEAD_LETTER_QUEUE_URL: queues.scanDlq,
+    DRYDOCK_RESULTS_TOPIC_ARN: TOPIC,
+    DRYDOCK_REGISTRY_OVERRIDE: proxy.host,
+    DRYDOCK_MAX_RECEIVE_COUNT: '3',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+  });
+  analyzer = (await import('../../functions/analyzer/handler.js')).handler as unknown as Handler;
+  evaluator = (await import('../../functions/evaluator/handler.js')).handler as unknown as Handler;
+}, 120_000);
+
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([proxy?.stop(), registry?.stop(), dynamo?.stop(), s3?.stop(), sqs?.stop(), sns?.stop()]);
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('ECR push event → analyzer → evaluator → published result (local servers; SNS and the Lambda runtime mocked)', () => {
+  it('ends with the result message, its attributes and the DynamoDB records; a second delivery changes nothing', async () => {
+    const emf: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (emf.push(String(chunk)), true));
+    try {
+      const event = pushEvent(digest, '1.4.2');
+      // what the EventBridge rule's SQS target does: the event, as JSON, is the message body
+      await sqs.admin.send(new SendMessageCommand({ QueueUrl: queues.scan, MessageBody: JSON.stringify(event) }));
+      const a = await poll(queues.scan, analyzer, 'analyzer');
+      expect(a).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+      const e = await poll(queues.evaluate, evaluator, 'evaluator');
+      expect(e).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+
+      expect(sns.published).toHaveLength(1);
+      const pub = sns.published[0]!;
+      expect(pub.topicArn).toBe(TOPIC);
+      expect(pub.attributes).toEqual({ status: 'warn', highestSeverity: 'unknown', repository: REPOSITORY, changed: 'true' });
+      const msg = JSON.parse(pub.message) as ResultMessage;
+      expect(msg.schema).toBe('drydock.result/1');
+      expect(msg.status).toBe('warn');
+      expect(msg.changed).toBe(true);
+      expect(msg.previousStatus).toBeUndefined();
+      expect(msg.image).toEqual({ digest, manifestDigest: digest, registry: '111122223333.dkr.ecr.eu-west-1.amazonaws.com', repository: REPOSITORY, tags: ['1.4.2'], platform: 'linux/amd64', distro: 'debian 12' });
+      expect(msg.counts).toEqual({ critical: 0, high: 0, medium: 0, low: 0, negligible: 0, unknown: 1 });
+      expect(msg.topFindings).toEqual([{ id: 'CVE-2099-0001', severity: 'unknown', package: 'zlib1g', version: '1:1.2.13.dfsg-1', fixedIn: '1:1.2.13.dfsg-1+deb12u1' }]);
+      expect(msg.policy).toMatchObject({ bundleId: expect.any(String), bundleDigest: expect.stringMatching(/^sha256:/), stopRules: 0 });
+      expect(msg.policy!.warnRules).toBeGreaterThan(0);
+      expect(msg.reason).toMatch(/^analysis:/);
+      expect(msg.reportKey).toMatch(/^reports\/sha256\//);
+
+      const item = await imageItem(digest);
+      expect(item).toMatchObject({
+        digest, registry: '111122223333.dkr.ecr.eu-west-1.amazonaws.com', repository: REPOSITORY, tags: new Set(['1.4.2']), status: 'evaluated',
+        manifestDigest: digest, platform: 'linux/amd64', distro: 'debian 12', packageCount: 3, packageKeyCount: 3,
+        inventoryKey: `inventories/sha256/${digest.slice(7)}.json.gz`, sbomKey: `sboms/sha256/${digest.slice(7)}.cdx.json`,
+        lastVerdict: { status: 'warn', resultId: msg.resultId, findings: 1, highestSeverity: 'unknown' },
+      });
+      expect(item!.layers).toHaveLength(3);
+      for (const gone of ['claimedBy', 'claimedAt', 'error', 'layersPending', 'layersDone', 'attempts']) expect(item, gone).not.toHaveProperty(gone);
+
+      const results = new DynamoResultStore(docs, names.results);
+      const latest = await results.latest(digest);
+      expect(latest).toMatchObject({ digest, resultId: msg.resultId, status: 'warn', findings: 1, findingIds: ['CVE-2099-0001|zlib1g|1:1.2.13.dfsg-1'], reportKey: msg.reportKey });
+      const index = new DynamoPackageIndex(docs, names.packageIndex);
+      expect((await index.imagesFor({ ecosystem: 'Debian:12', name: 'openssl' })).map((x) => x.digest)).toEqual([digest]);
+      const s3c = new S3Client(s3.clientConfig);
+      for (const key of [item!.inventoryKey, item!.sbomKey, msg.reportKey]) await s3c.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key as string }));
+
+      // the metrics went out in EMF
+      const blobs = emf.filter((l) => l.includes('"_aws"')).join('\n');
+      for (const m of ['ImagesAnalyzed', 'LayersRead', 'BytesRead', 'ImagesEvaluated', 'Findings', 'EvaluationDuration']) expect(blobs, m).toContain(`"${m}"`);
+
+      // the same event delivered again (EventBridge and SQS are at-least-once)
+      const before = { image: await imageItem(digest), results: (await results.history(digest, 10)).length };
+      await sqs.admin.send(new SendMessageCommand({ QueueUrl: queues.scan, MessageBody: JSON.stringify(event) }));
+      const again = await poll(queues.scan, analyzer, 'analyzer');
+      expect(again).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+      expect((await poll(queues.evaluate, evaluator, 'evaluator')).records).toBe(0);
+      expect(sns.published).toHaveLength(1);
+      expect(await imageItem(digest)).toEqual(before.image);
+      expect((await results.history(digest, 10)).length).toBe(before.results);
+    } finally {
+      spy.mockRestore();
+    }
+  }, 120_000);
+
+  it('a poison message goes to the dead-letter queue at once with its reason; the batch reports no failure', async () => {
+    await sqs.admin.send(new SendMessageCommand({ QueueUrl: queues.scan, MessageBody: 'not an event' }));
+    const r = await poll(queues.scan, analyzer, 'analyzer');
+    expect(r).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+    const dead = await sqs.receiveAll(queues.scanDlq, 1, { timeoutMs: 5000 });
+    expect(dead).toHaveLength(1);
+    expect(JSON.parse(dead[0]!.Body!)).toMatchObject({ schema: 'drydock.dead-letter/1', body: 'not an event', reason: expect.stringMatching(/not JSON/) });
+  });
+
+  it('a retryable failure is reported as a batch item failure, and SQS redrives it to the DLQ after maxReceiveCount', async () => {
+    const digest2 = await pushImage(work, registry.host, '2.0.0', debianLayers([{ files: [{ path: 'app/v2', content: 'two' }] }]));
+    const digest2Layers = (url: string) => (url.includes(layer4) ? layer4 : '\u0000');
+    const layer4 = await lastLayer(digest2);
+    const event = pushEvent(digest2, '2.0.0');
+    await sqs.admin.send(new SendMessageCommand({ QueueUrl: queues.scan, MessageBody: JSON.stringify(event) }));
+    // the registry answers 500 for this image's blobs, every time
+    proxy.setDecide((req) => (req.url?.includes('/blobs/') && req.url.includes(digest2Layers(req.url)) ? { status: 500 } : 'pass'));
+    try {
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const got = await sqs.admin.send(new ReceiveMessageCommand({ QueueUrl: queues.scan, MaxNumberOfMessages: 1, AttributeNames: ['All'], VisibilityTimeout: 0 }));
+        const m = got.Messages?.[0];
+        expect(m, `attempt ${attempt}`).toBeDefined();
+        expect(m!.Attributes!.ApproximateReceiveCount).toBe(String(attempt));
+        const res = await analyzer({ Records: [{ messageId: m!.MessageId!, receiptHandle: m!.ReceiptHandle!, body: m!.Body!, attributes: { ApproximateReceiveCount: m!.Attributes!.ApproximateReceiveCount! } }] } as unknown as SQSEvent, lambdaContext('drydock-analyzer'));
+        expect(res.batchItemFailures).toEqual([{ itemIdentifier: m!.MessageId }]);
+        if (attempt < 3) expect(await imageItem(digest2)).toMatchObject({ status: 'analyzing', attempts: attempt, error: { code: 'SERVER_ERROR', kind: 'retryable' } });
+      }
+      const item = await imageItem(digest2);
+      expect(item).toMatchObject({ status: 'failed', error: { code: 'RETRIES_EXHAUSTED', kind: 'retryable' } });
+      expect(sns.published.at(-1)?.attributes).toMatchObject({ status: 'error', repository: REPOSITORY });
+      // the next receive finds it moved to the DLQ by the queue's redrive policy
+      const moved = await sqs.receiveAll(queues.scanDlq, 1, { timeoutMs: 5000 });
+      expect(JSON.parse(moved[0]!.Body!).id).toBe(event.id);
+    } finally {
+      proxy.setDecide(() => 'pass');
+    }
+  }, 60_000);
+
+  it('drydock images and drydock results read the deployed stack (here: the local servers)', async () => {
+    const out = (() => {
+      let text = '';
+      return { stream: new Writable({ write(c, _e, cb) { text += String(c); cb(); } }), text: () => text };
+    })();
+    const err = { stream: new Writable({ write(_c, _e, cb) { cb(); } }) };
+    const io = { stdout: out.stream, stderr: Object.assign(err.stream, { isTTY: false }) as unknown as NodeJS.WriteStream, env: process.env };
+    expect(await main(['images', '--repository', REPOSITORY], io)).toBe(0);
+    expect(out.text()).toMatch(new RegExp(`team/api\\s+1\\.4\\.2\\s+${digest.slice(0, 19)}\\s+evaluated\\s+warn\\s+1`));
+    expect(await main(['results', digest], io)).toBe(2);
+    expect(out.text()).toMatch(/verdict\s+WARN/);
+    expect(out.text()).toMatch(/CVE-2099-0001\s+zlib1g\s+1:1\.2\.13\.dfsg-1\s+1:1\.2\.13\.dfsg-1\+deb12u1\s+unknown/);
+  });
+});
+
+
+/** The digest of an image's last layer, from the registry. */
+async function lastLayer(d: string): Promise<string> {
+  const res = await fetch(`${registry.url}/v2/${REPOSITORY}/manifests/${d}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+  const m = (await res.json()) as { layers: Array<{ digest: string }> };
+  return m.layers.at(-1)!.digest;
+}
