@@ -26,3 +26,10 @@ export function idempotencyStore(): DynamoDBPersistenceLayer | undefined {
   const table = process.env.DRYDOCK_IDEMPOTENCY_TABLE?.trim();
   return table ? new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: clients().dynamodb as never }) : undefined;
 }
+
+/** The event bus feed-sync announces on (DRYDOCK_EVENT_BUS_NAME, default "default"). */
+export async function eventBusFromEnv(): Promise<import('../../shared/ports/stores.js').EventBus> {
+  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+  const { EventBridgeBus } = await import('../../shared/adapters/aws/eventbridge-bus.js');
+  return new EventBridgeBus(new EventBridgeClient({}), process.env.DRYDOCK_EVENT_BUS_NAME?.trim() || 'default');
+}

@@ -8,13 +8,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { PipelineDeps, PipelineLog, PipelineMetrics } from '../../shared/pipeline/deps.js';
+import { powertools } from './powertools.js';
 import type { MessageContext, MessageOutcome, PreparedMessage } from '../../shared/pipeline/run.js';
 
 export interface SqsLambdaOptions {
@@ -31,15 +32,7 @@ export interface SqsLambdaOptions {
 export type SqsHandler = middy.MiddyfiedHandler<SQSEvent, SQSBatchResponse, Error, Context>;
 
 export function sqsLambda(opts: SqsLambdaOptions): { handler: SqsHandler; deps: PipelineDeps; logger: Logger; metrics: Metrics } {
-  const logger = new Logger({ serviceName: `drydock-${opts.service}` });
-  const metrics = new Metrics({ namespace: 'Drydock', serviceName: `drydock-${opts.service}` });
-  const log: PipelineLog = {
-    info: (m, extra) => logger.info(m, extra ?? {}),
-    warn: (m, extra) => logger.warn(m, extra ?? {}),
-    error: (m, extra) => logger.error(m, extra ?? {}),
-  };
-  const units = { Count: MetricUnit.Count, Bytes: MetricUnit.Bytes, Milliseconds: MetricUnit.Milliseconds } as const;
-  const pm: PipelineMetrics = { add: (name, unit, value) => metrics.addMetric(name, units[unit], value) };
+  const { logger, metrics, log, pm } = powertools(opts.service);
   // Configuration is validated here, at cold start: a bad setting fails the init with every problem listed.
   const deps = opts.deps({ log, metrics: pm });
 

@@ -78,7 +78,8 @@ usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [-
   into <cache-dir>/feeds, with conditional requests: an unchanged feed costs one request.
   --debian-tracker also fetches the Debian Security Tracker's JSON export (most precise for Debian).
 
-usage: drydock submit | results | images  (against a deployed stack; drydock submit --help)
+usage: drydock submit | results | images | rescan  (against a deployed stack; drydock submit --help)
+       drydock feeds sync --stack   runs the stack's feed-sync from here (advisories table, events)
 
 Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD, else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
@@ -98,7 +99,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   if (command === 'feeds') return feedsCommand(rest, io);
   if (command === 'policy') return policyCommand(rest, io);
-  if (command === 'submit' || command === 'results' || command === 'images') {
+  if (command === 'submit' || command === 'results' || command === 'images' || command === 'rescan') {
     const { stackCommand } = await import('./stack.js');
     return stackCommand(command, rest, io);
   }
@@ -252,7 +253,7 @@ async function matchAll(
   return out;
 }
 
-const FEEDS_USAGE = 'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>]';
+const FEEDS_USAGE = 'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>] [--stack]';
 
 async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
   let args;
@@ -266,6 +267,7 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
         'osv-url': { type: 'string' },
         'debian-tracker-url': { type: 'string' },
         'cache-dir': { type: 'string' },
+        stack: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
       },
     });
@@ -278,6 +280,11 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
     return EXIT.usage;
   }
   const o = args.values;
+  if (o.stack) {
+    // the deployed stack's feed-sync, run from here: advisories table, feed state in the bucket, events on the bus
+    const { feedsSyncStack } = await import('./stack.js');
+    return feedsSyncStack(o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL, io);
+  }
   const dir = join(cacheDirOf(o['cache-dir'], io.env), 'feeds');
   const feeds = (o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS).map((e) => osvFeed(e, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL));
   if (o['debian-tracker'] || o['debian-tracker-url']) feeds.push(debianTrackerFeed(o['debian-tracker-url']));

@@ -24,6 +24,10 @@ usage: drydock results <registry/repo@digest|sha256:…|registry/repo:tag> [-o t
 usage: drydock images [--repository <name>] [--limit <n>] [-o table|json]
   Recently analysed images with their status and verdict.
 
+usage: drydock rescan --package <ecosystem>/<name>... | --all
+  Re-evaluates (no re-analysis) the images holding these packages (a Query of the package
+  index each), or every image, as the rescan function does after a feed update.
+
 The stack is found through DRYDOCK_SCAN_QUEUE_URL, DRYDOCK_IMAGES_TABLE, DRYDOCK_RESULTS_TABLE and
 DRYDOCK_BUCKET (the CDK app's outputs); AWS credentials and region come from your environment.`;
 
@@ -38,7 +42,7 @@ async function awsDeps(env: NodeJS.ProcessEnv, need: ReadonlyArray<keyof Pipelin
   return awsPipelineDeps({ config, resources, clients });
 }
 
-export async function stackCommand(command: 'submit' | 'results' | 'images', argv: string[], io: CliIO, depsFor?: DepsFactory): Promise<number> {
+export async function stackCommand(command: 'submit' | 'results' | 'images' | 'rescan', argv: string[], io: CliIO, depsFor?: DepsFactory): Promise<number> {
   const deps: DepsFactory = depsFor ?? ((need) => awsDeps(io.env, need));
   if (argv.includes('-h') || argv.includes('--help')) {
     io.stdout.write(`${STACK_USAGE}\n`);
@@ -47,6 +51,7 @@ export async function stackCommand(command: 'submit' | 'results' | 'images', arg
   try {
     if (command === 'submit') return await submit(argv, io, deps);
     if (command === 'results') return await results(argv, io, deps);
+    if (command === 'rescan') return await rescan(argv, io, deps);
     return await images(argv, io, deps);
   } catch (e) {
     if (isDrydockError(e)) {
@@ -180,6 +185,42 @@ async function images(argv: string[], io: CliIO, depsFor: DepsFactory): Promise<
   const rows = list.map((r) => [r.repository, (r.tags ?? []).join(',') || '-', r.digest.slice(0, 19), r.status, r.lastVerdict?.status ?? '-', String(r.lastVerdict?.findings ?? '-'), r.updatedAt]);
   io.stdout.write(rows.length ? table(['REPOSITORY', 'TAGS', 'DIGEST', 'STATUS', 'VERDICT', 'FINDINGS', 'UPDATED'], rows) : 'no images yet\n');
   return 0;
+}
+
+async function rescan(argv: string[], io: CliIO, depsFor: DepsFactory): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { package: { type: 'string', multiple: true }, all: { type: 'boolean', default: false } } });
+  const packages = values.package ?? [];
+  if (!values.all && packages.length === 0) throw new DrydockError('CONFIG', `rescan needs --package <ecosystem>/<name> or --all\n\n${STACK_USAGE}`);
+  const keys = packages.map((p) => {
+    const i = p.indexOf('/');
+    if (i <= 0 || i === p.length - 1) throw new DrydockError('CONFIG', `--package takes <ecosystem>/<name> (e.g. Debian:12/openssl, npm/lodash), got "${p}"`);
+    return { ecosystem: p.slice(0, i), name: p.slice(i + 1) };
+  });
+  const deps = await depsFor(['packageIndexTable', 'imagesTable', 'evaluateQueueUrl']);
+  const { rescanKeys, reevaluateAll } = await import('../pipeline/rescan.js');
+  const rdeps = { packageIndex: deps.packageIndex, images: deps.images, evaluateQueue: deps.evaluateQueue, log: deps.log, metrics: deps.metrics, now: () => new Date() };
+  const runId = `cli:${new Date().toISOString()}`;
+  const r = values.all ? await reevaluateAll(rdeps, runId) : await rescanKeys(rdeps, keys, runId);
+  io.stdout.write(`queued ${r.jobs} evaluation(s) for ${r.images} image(s)${values.all ? '' : ` holding ${r.keys} package key(s) (${r.itemsRead} index items read)`}\n`);
+  return 0;
+}
+
+/** `drydock feeds sync --stack`: the feed-sync function's code, run from here against the stack. */
+export async function feedsSyncStack(ecosystems: readonly string[], baseUrl: string | undefined, io: CliIO): Promise<number> {
+  try {
+    const deps = await awsDeps(io.env, ['advisoriesTable', 'bucket']);
+    const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+    const { EventBridgeBus } = await import('../adapters/aws/eventbridge-bus.js');
+    const { syncFeeds } = await import('../pipeline/feed-sync.js');
+    const bus = new EventBridgeBus(new EventBridgeClient({}), io.env.DRYDOCK_EVENT_BUS_NAME?.trim() || 'default');
+    const out = await syncFeeds({ advisories: deps.advisories, objects: deps.objects, bus, log: deps.log, metrics: deps.metrics, now: () => new Date() }, { ecosystems, ...(baseUrl ? { baseUrl } : {}) });
+    for (const r of out) io.stdout.write(`${r.ecosystem}: ${r.status}${r.status === 'updated' ? `, ${r.records} records, ${r.changedAdvisories} changed, ${r.changedKeys} package keys announced in ${r.events} event(s)` : ''}\n`);
+    return 0;
+  } catch (e) {
+    if (!isDrydockError(e)) throw e;
+    io.stderr.write(`drydock: ${e.code}: ${e.message}\n`);
+    return e.code === 'CONFIG' ? 64 : 3;
+  }
 }
 
 function describeRecord(r: ImageRecord): string {

@@ -41,7 +41,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   staleClaimMs: 20 * 60_000,
   maxReceiveCount: 5,
   insecureRegistries: [],
-  publishMode: 'always',
+  publishMode: 'change',
   deadlineMarginMs: 20_000,
   concurrency: 3,
 };
@@ -85,7 +85,7 @@ export const ENVIRONMENT = {
   DRYDOCK_MAX_RECEIVE_COUNT: "the queue's maxReceiveCount (default 5)",
   DRYDOCK_REGISTRY_OVERRIDE: 'host[:port] to read ECR images from instead (local runs)',
   DRYDOCK_INSECURE_REGISTRIES: 'comma-separated hosts spoken to over http',
-  DRYDOCK_PUBLISH: 'always | change | fail (default always)',
+  DRYDOCK_PUBLISH: 'always | change | fail (default change)',
   DRYDOCK_POLICY_KEY: 'S3 key of the policy bundle (default: the bundle shipped with Drydock)',
   DRYDOCK_DEADLINE_MARGIN_SECONDS: 'stop this long before the Lambda deadline (default 20)',
   DRYDOCK_CONCURRENCY: 'layers read at once (default 3)',

@@ -237,6 +237,25 @@ describe('ECR push event → analyzer → evaluator → published result (local 
     }
   }, 60_000);
 
+  it('drydock submit queues a valid scan job; drydock rescan re-evaluates without publishing an unchanged verdict (DRYDOCK_PUBLISH=change)', async () => {
+    const io = cliIO();
+    expect(await main(['submit', `${proxy.host}/team/api:1.4.2`], io)).toBe(0);
+    expect(io.out()).toMatch(/^queued manual:[0-9a-f-]+ for 127\.0\.0\.1:\d+\/team\/api:1\.4\.2\n$/);
+    const a = await poll(queues.scan, analyzer, 'analyzer');
+    expect(a).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+    const published = sns.published.length;
+    expect(await main(['rescan', '--package', 'Debian:12/zlib'], io)).toBe(0);
+    expect(io.out()).toMatch(/queued 1 evaluation\(s\) for 1 image\(s\) holding 1 package key\(s\) \(1 index items read\)/);
+    const e = await poll(queues.evaluate, evaluator, 'evaluator');
+    expect(e).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
+    expect(sns.published.length).toBe(published);
+    const results = new DynamoResultStore(docs, names.results);
+    const [latest, before] = await results.history(digest, 2);
+    expect(latest).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^rescan:cli:/) });
+    expect(before).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^analysis:/) });
+    expect(await main(['rescan'], io)).toBe(64);
+  });
+
   it('drydock images and drydock results read the deployed stack (here: the local servers)', async () => {
     const out = (() => {
       let text = '';
@@ -258,4 +277,11 @@ async function lastLayer(d: string): Promise<string> {
   const res = await fetch(`${registry.url}/v2/${REPOSITORY}/manifests/${d}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
   const m = (await res.json()) as { layers: Array<{ digest: string }> };
   return m.layers.at(-1)!.digest;
+}
+
+function cliIO() {
+  let text = '';
+  const stdout = new Writable({ write(c, _e, cb) { text += String(c); cb(); } });
+  const stderr = Object.assign(new Writable({ write(c, _e, cb) { text += String(c); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+  return { stdout, stderr, env: process.env, out: () => { const t = text; text = ''; return t; } };
 }

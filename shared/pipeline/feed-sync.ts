@@ -1,0 +1,218 @@
+/**
+ * Feed sync (DESIGN.md §1, step 7): download the configured OSV ecosystems' all.zip, streamed
+ * (never whole in memory or on disk), with a conditional request so an unchanged feed costs one
+ * request; upsert the advisories that are new or modified into the advisory store; and announce
+ * the package keys they touch on the event bus ("Advisories Updated"), so that rescans
+ * re-evaluate exactly the images holding them.
+ *
+ * State per ecosystem lives in the bucket (`feeds/<ecosystem>.json`): the feed's ETag and
+ * Last-Modified, and each advisory's `modified` time with its keys. It is checkpointed every
+ * `checkpointEvery` changed advisories, always after their store writes and their events, so a
+ * sync cut off part-way (a Lambda timeout, a throttled table) resumes where it stopped: the
+ * advisories already written are not changed again, and no key goes unannounced.
+ */
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { advisoryId, splitByPackageKey } from '../advisories/keys.js';
+import { OSV_BASE_URL, osvFeed } from '../advisories/feeds.js';
+import { osvRecordsFromZip } from '../advisories/osv.js';
+import type { Advisory } from '../advisories/types.js';
+import { DrydockError } from '../errors.js';
+import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
+import type { BusEvent, EventBus, ObjectStore } from '../ports/stores.js';
+import type { PipelineLog, PipelineMetrics } from './deps.js';
+
+export const FEED_EVENT_SOURCE = 'drydock.feeds';
+export const FEED_EVENT_DETAIL_TYPE = 'Advisories Updated';
+
+/** The detail of an "Advisories Updated" event. */
+export interface AdvisoriesUpdated {
+  schema: 'drydock.advisories-updated/1';
+  /** one id per sync run and ecosystem: rescans deduplicate evaluations by it */
+  updateId: string;
+  ecosystem: string;
+  /** the package keys whose advisories changed (at most KEYS_PER_EVENT) */
+  keys: PackageKey[];
+  /** this event's number within the update (1, 2, ...) */
+  part: number;
+}
+
+/** Keys per event: ~60 bytes a key keeps an event near 30 KB, well inside EventBridge's 256 KB. */
+export const KEYS_PER_EVENT = 400;
+
+interface FeedState {
+  format: 'drydock.feed-state/1';
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  /** advisory id → [modified, keys as "ecosystem|name"] */
+  advisories: Record<string, [string, string[]]>;
+  /** set while a download is being worked through: the run to resume */
+  inProgress?: { updateId: string; etag?: string; lastModified?: string; part: number };
+  syncedAt?: string;
+}
+
+export interface FeedSyncDeps {
+  advisories: AdvisoryStore;
+  objects: ObjectStore;
+  bus: EventBus;
+  log: PipelineLog;
+  metrics: PipelineMetrics;
+  now(): Date;
+  fetch?: typeof fetch;
+}
+
+export interface FeedSyncOptions {
+  ecosystems: readonly string[];
+  baseUrl?: string;
+  /** changed advisories written, announced and checkpointed together */
+  checkpointEvery?: number;
+  signal?: AbortSignal;
+}
+
+export interface EcosystemSync {
+  ecosystem: string;
+  status: 'unchanged' | 'updated';
+  records: number;
+  changedAdvisories: number;
+  changedKeys: number;
+  events: number;
+  updateId?: string;
+}
+
+export async function syncFeeds(deps: FeedSyncDeps, opts: FeedSyncOptions): Promise<EcosystemSync[]> {
+  const out: EcosystemSync[] = [];
+  // One ecosystem failing (a 5xx) does not stop the others; the error is rethrown at the end so the run is retried.
+  let firstError: unknown;
+  for (const ecosystem of opts.ecosystems) {
+    try {
+      out.push(await syncEcosystem(deps, ecosystem, opts));
+    } catch (e) {
+      deps.log.error('feed sync failed', { ecosystem, error: e instanceof DrydockError ? e.toJSON() : String(e) });
+      firstError ??= e;
+    }
+  }
+  if (firstError) throw firstError;
+  return out;
+}
+
+const stateKey = (ecosystem: string) => `feeds/${encodeURIComponent(ecosystem)}.json.gz`;
+
+async function loadState(objects: ObjectStore, ecosystem: string, url: string): Promise<FeedState> {
+  const bytes = await objects.get(stateKey(ecosystem));
+  if (bytes) {
+    try {
+      const s = JSON.parse(gunzipSync(bytes).toString('utf8')) as FeedState;
+      if (s.format === 'drydock.feed-state/1' && s.url === url) return s;
+    } catch {
+      // a damaged state is a first sync: every advisory is written (idempotently) and announced
+    }
+  }
+  return { format: 'drydock.feed-state/1', url, advisories: {} };
+}
+
+async function saveState(objects: ObjectStore, ecosystem: string, state: FeedState): Promise<void> {
+  await objects.put(stateKey(ecosystem), gzipSync(JSON.stringify(state)), { contentType: 'application/json', contentEncoding: 'gzip' });
+}
+
+async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSyncOptions): Promise<EcosystemSync> {
+  const feed = osvFeed(ecosystem, opts.baseUrl ?? OSV_BASE_URL);
+  const state = await loadState(deps.objects, ecosystem, feed.url);
+  const headers: Record<string, string> = { 'user-agent': 'drydock-feed-sync' };
+  // A run that was cut off resumes even if the feed has not changed since: no conditional request then.
+  if (!state.inProgress) {
+    if (state.etag) headers['if-none-match'] = state.etag;
+    if (state.lastModified) headers['if-modified-since'] = state.lastModified;
+  }
+  let res: Response;
+  try {
+    res = await (deps.fetch ?? fetch)(feed.url, { headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+  } catch (e) {
+    throw new DrydockError('NETWORK', `cannot reach ${feed.url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (res.status === 304) {
+    await res.body?.cancel();
+    deps.log.info('feed unchanged', { ecosystem });
+    return { ecosystem, status: 'unchanged', records: 0, changedAdvisories: 0, changedKeys: 0, events: 0 };
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    throw new DrydockError('CONFIG', `no OSV feed at ${feed.url} (404): is "${ecosystem}" spelled as OSV spells it?`);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new DrydockError(res.status >= 500 || res.status === 429 ? 'SERVER_ERROR' : 'SOURCE_UNREADABLE', `${feed.url} answered ${res.status} ${res.statusText}`);
+  }
+  const etag = res.headers.get('etag') ?? undefined;
+  const lastModified = res.headers.get('last-modified') ?? undefined;
+  const resuming = state.inProgress && state.inProgress.etag === etag && state.inProgress.lastModified === lastModified;
+  const updateId = resuming ? state.inProgress!.updateId : `${ecosystem}@${etag ?? lastModified ?? deps.now().toISOString()}`;
+  let part = resuming ? state.inProgress!.part : 0;
+  state.inProgress = { updateId, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}), part };
+
+  const every = opts.checkpointEvery ?? 2000;
+  let records = 0;
+  let changedAdvisories = 0;
+  let events = 0;
+  const allKeys = new Set<string>();
+  let pending: Advisory[] = [];
+  let pendingKeys = new Set<string>();
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    await deps.advisories.put(pending);
+    const keys = [...pendingKeys].map(parseKey);
+    const batch: BusEvent[] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_EVENT) {
+      const detail: AdvisoriesUpdated = { schema: 'drydock.advisories-updated/1', updateId, ecosystem, keys: keys.slice(i, i + KEYS_PER_EVENT), part: ++part };
+      batch.push({ source: FEED_EVENT_SOURCE, detailType: FEED_EVENT_DETAIL_TYPE, detail });
+    }
+    const { failed } = await deps.bus.put(batch);
+    if (failed > 0) throw new DrydockError('SERVER_ERROR', `${failed} of ${batch.length} "Advisories Updated" events were refused by the event bus; the sync resumes from the last checkpoint`);
+    events += batch.length;
+    for (const a of pending) state.advisories[advisoryId(a)] = [a.modified ?? '', [...splitByPackageKey(a).values()].map((s) => keyString(s.key))];
+    state.inProgress!.part = part;
+    await saveState(deps.objects, ecosystem, state);
+    deps.metrics.add('AdvisoriesWritten', 'Count', pending.length);
+    pending = [];
+    pendingKeys = new Set();
+  };
+
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  for await (const r of osvRecordsFromZip(body, feed.url)) {
+    for (const issue of r.issues) deps.log.warn('advisory record skipped', { ecosystem, where: issue.where, message: issue.message });
+    const a = r.advisory;
+    if (!a) continue;
+    records++;
+    const known = state.advisories[advisoryId(a)];
+    if (known && known[0] === (a.modified ?? '')) continue;
+    changedAdvisories++;
+    pending.push(a);
+    // the keys it affects now, and those it affected before (a package it no longer names is changed too)
+    for (const s of splitByPackageKey(a).values()) pendingKeys.add(keyString(s.key));
+    for (const k of known?.[1] ?? []) pendingKeys.add(k);
+    for (const k of pendingKeys) allKeys.add(k);
+    if (pending.length >= every) await flush();
+  }
+  await flush();
+  delete state.inProgress;
+  state.etag = etag;
+  state.lastModified = lastModified;
+  if (!etag) delete state.etag;
+  if (!lastModified) delete state.lastModified;
+  state.syncedAt = deps.now().toISOString();
+  await saveState(deps.objects, ecosystem, state);
+  deps.metrics.add('FeedRecords', 'Count', records);
+  deps.metrics.add('ChangedPackageKeys', 'Count', allKeys.size);
+  deps.log.info('feed synced', { ecosystem, records, changedAdvisories, changedKeys: allKeys.size, events, updateId });
+  return { ecosystem, status: 'updated', records, changedAdvisories, changedKeys: allKeys.size, events, updateId };
+}
+
+function keyString(k: PackageKey): string {
+  return `${k.ecosystem}|${k.name}`;
+}
+
+function parseKey(s: string): PackageKey {
+  const i = s.indexOf('|');
+  return { ecosystem: s.slice(0, i), name: s.slice(i + 1) };
+}
