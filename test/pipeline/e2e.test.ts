@@ -6,131 +6,55 @@
  * a stand-in context, as Lambda's SQS poller would). ECR's own API is not called: the registry
  * override points the analyzer at the local registry.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
 import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-index.js';
 import { DynamoResultStore } from '../../shared/adapters/aws/dynamodb/result-store.js';
-import { createTableInput, createTables, IDEMPOTENCY_TABLE, TABLES, tableNames, type TableNames } from '../../shared/adapters/aws/tables.js';
 import { main } from '../../shared/cli/main.js';
 import type { ResultMessage } from '../../shared/pipeline/messages.js';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
-import { startFakeSns, type FakeSns } from '../support/fake-sns.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { S3_LOCAL_CREDENTIALS, startS3Local, type S3Local } from '../support/s3-local.js';
-import { startSqsLocal, type SqsLocal } from '../support/sqs-local.js';
+import { lambdaContext, startLocalStack, TOPIC, type LocalStack, type SqsHandler } from './local-stack.js';
 import { debianLayers, pushEvent, pushImage, REPOSITORY, zlibAdvisory } from './support.js';
 
-type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+type Handler = SqsHandler;
 
+let stack: LocalStack;
+let registry: LocalStack['registry'];
+let proxy: LocalStack['proxy'];
+let s3: LocalStack['s3'];
+let sqs: LocalStack['sqs'];
+let sns: LocalStack['sns'];
+let names: LocalStack['names'];
+let queues: LocalStack['queues'];
+let docs: LocalStack['docs'];
 let work: string;
-let registry: TestRegistry;
-let proxy: FaultProxy;
-let dynamo: DynamoDbLocal;
-let s3: S3Local;
-let sqs: SqsLocal;
-let sns: FakeSns;
-let names: TableNames;
-let queues: { scan: string; scanDlq: string; evaluate: string; evaluateDlq: string };
 let analyzer: Handler;
 let evaluator: Handler;
 let digest: string;
-let docs: DynamoDBDocumentClient;
-const TOPIC = 'arn:aws:sns:us-east-1:000000000000:drydock-results';
 const saved = { ...process.env };
-
-function lambdaContext(fn: string, remainingMs = 300_000): Context {
-  return {
-    functionName: fn, functionVersion: '$LATEST', invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`,
-    memoryLimitInMB: '2048', awsRequestId: `req-${Math.random().toString(16).slice(2)}`, logGroupName: `/aws/lambda/${fn}`, logStreamName: 'test',
-    callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => remainingMs, done() {}, fail() {}, succeed() {},
-  } as unknown as Context;
-}
-
-/** One poll of Lambda's SQS event source: receive a batch, invoke, delete what succeeded. */
-async function poll(queueUrl: string, handler: Handler, fn: string): Promise<{ records: number; response?: SQSBatchResponse }> {
-  const got = await sqs.admin.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'], MessageAttributeNames: ['All'], VisibilityTimeout: 30 }));
-  const messages: Message[] = got.Messages ?? [];
-  if (messages.length === 0) return { records: 0 };
-  const event: SQSEvent = {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body!,
-      attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1', SentTimestamp: m.Attributes?.SentTimestamp ?? '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {}, md5OfBody: m.MD5OfBody!, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${fn}`, awsRegion: 'us-east-1',
-    })),
-  } as SQSEvent;
-  const response = await handler(event, lambdaContext(`drydock-${fn}`));
-  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-  const done = messages.filter((m) => !failed.has(m.MessageId!));
-  if (done.length) await sqs.admin.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-  return { records: messages.length, response };
-}
+const poll = (url: string, handler: Handler, fn: string) => stack.poll(url, handler, fn);
 
 async function imageItem(d: string) {
   return (await docs.send(new GetCommand({ TableName: names.images, Key: { digest: d }, ConsistentRead: true }))).Item;
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'drydock-e2e-'));
-  [registry, dynamo, s3, sqs, sns] = await Promise.all([startRegistry(), startDynamoDbLocal(), startS3Local({ bucket: 'drydock-e2e' }), startSqsLocal(), startFakeSns()]);
-  names = tableNames('e2e-');
-  // One identity for every local server: DynamoDB Local keeps tables per access key, s3rver wants its own.
-  const creds = { ...S3_LOCAL_CREDENTIALS };
-  const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: creds });
-  await createTables(ddb, names);
-  expect(TABLES).toContain(IDEMPOTENCY_TABLE);
-  void createTableInput;
-  void CreateTableCommand;
-  void UpdateTimeToLiveCommand;
-  docs = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  stack = await startLocalStack('e2e');
+  ({ registry, proxy, s3, sqs, sns, names, queues, docs, work } = stack);
   await new DynamoAdvisoryStore(docs, names.advisories).put([zlibAdvisory()]);
-  const scan = await sqs.createQueueWithDlq('drydock-scan-jobs', 3);
-  const evaluate = await sqs.createQueueWithDlq('drydock-evaluate-jobs', 3);
-  queues = { scan: scan.url, scanDlq: scan.dlqUrl, evaluate: evaluate.url, evaluateDlq: evaluate.dlqUrl };
   digest = await pushImage(work, registry.host, '1.4.2');
-  // the analyzer reads the registry through a proxy that can inject faults
-  proxy = await startFaultProxy(registry.url);
-
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: creds.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_ENDPOINT_URL_SNS: sns.endpoint,
-    DRYDOCK_S3_FORCE_PATH_STYLE: '1',
-    DRYDOCK_IMAGES_TABLE: names.images,
-    DRYDOCK_PACKAGE_INDEX_TABLE: names.packageIndex,
-    DRYDOCK_RESULTS_TABLE: names.results,
-    DRYDOCK_ADVISORIES_TABLE: names.advisories,
-    DRYDOCK_IDEMPOTENCY_TABLE: names.idempotency,
-    DRYDOCK_BUCKET: s3.bucket,
-    DRYDOCK_SCAN_QUEUE_URL: queues.scan,
-    DRYDOCK_EVALUATE_QUEUE_URL: queues.evaluate,
-    DRYDOCK_DEAD_LETTER_QUEUE_URL: queues.scanDlq,
-    DRYDOCK_RESULTS_TOPIC_ARN: TOPIC,
-    DRYDOCK_REGISTRY_OVERRIDE: proxy.host,
-    DRYDOCK_MAX_RECEIVE_COUNT: '3',
-    POWERTOOLS_LOG_LEVEL: 'WARN',
-  });
+  Object.assign(process.env, stack.env);
   analyzer = (await import('../../functions/analyzer/handler.js')).handler as unknown as Handler;
   evaluator = (await import('../../functions/evaluator/handler.js')).handler as unknown as Handler;
 }, 120_000);
 
 afterAll(async () => {
   process.env = saved;
-  await Promise.all([proxy?.stop(), registry?.stop(), dynamo?.stop(), s3?.stop(), sqs?.stop(), sns?.stop()]);
-  await rm(work, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('ECR push event → analyzer → evaluator → published result (local servers; SNS and the Lambda runtime mocked)', () => {
