@@ -40,7 +40,8 @@ Images:
   oci:<dir>[:tag]   oci-archive:<tar>[:tag]   docker-archive:<tar>[:repo:tag]
 
 Options:
-  -o, --output <fmt>          table (default), json, cyclonedx (CycloneDX 1.6), spdx (SPDX 2.3 JSON)
+  -o, --output <fmt>          table (default), json, cyclonedx (CycloneDX 1.6), spdx (SPDX 2.3 JSON),
+                              html (one self-contained page: verdict, findings, layers)
       --platform <os/arch[/variant]>   platform to pick from an index (default linux/amd64)
       --all-platforms         scan every platform of an index
       --insecure-registry <host>       allow plain http to this registry (repeatable)
@@ -141,7 +142,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   if (args.positionals.length !== 1) return usage(io, 'scan takes exactly one image reference');
   const image = args.positionals[0]!;
-  if (!['table', 'json', 'cyclonedx', 'spdx'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx, spdx)`);
+  if (!['table', 'json', 'cyclonedx', 'spdx', 'html'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx, spdx, html)`);
   if (o.platform && o['all-platforms']) return usage(io, '--platform and --all-platforms exclude each other');
   const failOn = o['fail-on'] as Severity | undefined;
   if (failOn !== undefined && (!SEVERITIES.includes(failOn) || failOn === 'unknown')) return usage(io, `unknown severity "${failOn}" for --fail-on (critical, high, medium, low, negligible)`);
@@ -197,6 +198,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       // Loaded on demand: the SBOM libraries cost every other run their start-up time.
       if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL));
       else io.stdout.write((await import('../report/spdx.js')).renderSpdx(results[0]!, TOOL));
+    } else if (o.output === 'html') {
+      if (results.length !== 1) throw new DrydockError('CONFIG', 'an HTML report describes one image: pick one platform with --platform instead of --all-platforms');
+      const { renderHtmlReport } = await import('../report/html.js');
+      io.stdout.write(renderHtmlReport({ inventory: results[0]!, ...(matches[0] ? { match: matches[0] } : {}), ...(verdicts[0] ? { policy: verdicts[0] } : {}), tool: TOOL }));
     } else {
       io.stdout.write(renderTable(results, matches));
       for (const v of verdicts) io.stdout.write(renderPolicy(v));

@@ -52,5 +52,12 @@ export const OBJECT_KEYS = {
   inventory: (digest: string) => `inventories/${digest.replace(':', '/')}.json.gz`,
   sbom: (digest: string) => `sboms/${digest.replace(':', '/')}.cdx.json`,
   report: (digest: string, resultId: string) => `reports/${digest.replace(':', '/')}/${resultId}.json.gz`,
+  /** the HTML page beside a JSON report */
+  htmlReport: (reportKey: string) => htmlReportKey(reportKey),
   deadLetter: (id: string) => `dead-letters/${id}.json`,
 } as const;
+
+/** "…/<resultId>.json.gz" → "…/<resultId>.html": the page a person opens, beside the JSON report. */
+export function htmlReportKey(reportKey: string): string {
+  return reportKey.replace(/\.json(\.gz)?$/, '') + '.html';
+}

@@ -12,6 +12,7 @@ import { evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.
 import { policyContext } from '../policy/context.js';
 import type { PolicyBundle, PolicyResult } from '../policy/types.js';
 import { ConditionFailedError, type ImageRecord, type RecordedError, type ResultRecord } from '../ports/stores.js';
+import { renderHtmlReport } from '../report/html.js';
 import { TOOL } from '../version.js';
 import { decodeInventory, packageIndexEntries } from './analyze.js';
 import type { ImageInventory } from '../scan.js';
@@ -88,6 +89,12 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   if (!own) {
     const report = { format: 'drydock.report/1', tool: TOOL, resultId, image: inv.image, distro: inv.distro, reason: reasonOf(job), policy, vulnerabilities: match, evaluatedAt: now.toISOString() };
     await deps.objects.put(reportKey, gzipSync(JSON.stringify(report)), { contentType: 'application/json', contentEncoding: 'gzip' });
+    // the page a person opens from Slack: verdict, fired rules, sortable findings, layers
+    const html = renderHtmlReport({
+      inventory: inv, match, policy, tool: TOOL, generatedAt: now, resultId, reason: reasonOf(job),
+      image: { registry: record.registry, repository: record.repository, tags: record.tags ?? [], digest: record.digest },
+    });
+    await deps.objects.put(OBJECT_KEYS.htmlReport(reportKey), html, { contentType: 'text/html; charset=utf-8' });
   }
   const result: ResultRecord = {
     digest: job.digest,

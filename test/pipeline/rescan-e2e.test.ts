@@ -2,8 +2,9 @@
  * Step 7 end to end on the local stack (DynamoDB Local, s3rver, local-aws-sqs, the registry;
  * stand-ins for SNS, EventBridge and the Lambda runtime; a real local HTTP server serving OSV
  * all.zip files): two images analysed; a new advisory for a package of one of them is synced →
- * exactly that image is re-evaluated → exactly one result is published; the same feed again
- * sends nothing.
+ * exactly that image is re-evaluated → exactly one result is published → exactly one Slack
+ * message reaches a real local HTTP server standing in for Slack, its report link opening the
+ * HTML report; the same feed again sends nothing.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
@@ -11,12 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdvisoriesUpdated } from '../../shared/pipeline/feed-sync.js';
 import type { ResultMessage } from '../../shared/pipeline/messages.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createHandler } from '../../functions/slack-notifier/handler.js';
+import { s3Presigner } from '../../shared/adapters/aws/notifier-readers.js';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { osvRecord, startOsvServer, type OsvServer } from '../support/osv-server.js';
 import { lambdaContext, startLocalStack, type LocalStack, type SqsHandler } from './local-stack.js';
 import { pushEvent, pushImage } from './support.js';
 
 let stack: LocalStack;
 let osv: OsvServer;
+let slack: FakeSlack;
 let analyzer: SqsHandler;
 let evaluator: SqsHandler;
 let feedSync: (e: unknown, c: Context) => Promise<{ ecosystems: Array<{ status: string; changedKeys: number; events: number }> }>;
@@ -25,7 +31,7 @@ const saved = { ...process.env };
 const digests: Record<'web' | 'worker', string> = { web: '', worker: '' };
 
 beforeAll(async () => {
-  [stack, osv] = await Promise.all([startLocalStack('feeds'), startOsvServer()]);
+  [stack, osv, slack] = await Promise.all([startLocalStack('feeds'), startOsvServer(), startFakeSlack()]);
   osv.set('Debian', [osvRecord('DEBIAN-CVE-2099-1000', 'Debian:12', 'zlib', '1:1.2.13.dfsg-1+deb12u1')]);
   // two images: "web" has curl, "worker" does not; both have zlib
   const zlib = stanza('zlib1g', '1:1.2.13.dfsg-1', { Source: 'zlib' });
@@ -44,7 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = saved;
-  await Promise.all([stack?.stop(), osv?.stop()]);
+  await Promise.all([stack?.stop(), osv?.stop(), slack?.stop()]);
 });
 
 /** What EventBridge would deliver to the rescan rule's target for each accepted entry. */
@@ -101,6 +107,26 @@ describe('feed update → rescan of exactly the affected image → one published
     expect(msg.newFindings).toEqual([expect.objectContaining({ id: 'CVE-2099-2000', package: 'libcurl4', fixedIn: '7.88.1-10+deb12u8' })]);
     expect(stack.sns.published.at(-1)!.attributes).toMatchObject({ repository: 'team/web', changed: 'true' });
 
+    // SNS delivers what was published since the feed update to the Slack notifier
+    const notifier = createHandler({
+      config: { webhookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:drydock/slack', bucket: stack.s3.bucket, reportUrlTtlSeconds: 3600, summaryThreshold: 5, maxAttempts: 2, postDeadlineMs: 10_000 },
+      readSecret: async () => JSON.stringify({ webhookUrl: slack.url }),
+      presign: s3Presigner(new S3Client(stack.s3.clientConfig)),
+    });
+    const snsEvent = (from: number) => ({ Records: stack.sns.published.slice(from).map((p, i) => ({ EventSource: 'aws:sns', EventVersion: '1.0', EventSubscriptionArn: `${p.topicArn}:sub`, Sns: { Type: 'Notification', MessageId: p.messageId || `m${i}`, TopicArn: p.topicArn, Subject: null, Message: p.message, Timestamp: new Date().toISOString(), MessageAttributes: {} } })) });
+    const out = await notifier(snsEvent(published) as never, lambdaContext('drydock-slack-notifier'));
+    expect(out).toEqual({ posted: 1, skipped: 0, summary: false });
+    expect(slack.accepted).toHaveLength(1);
+    const payload = JSON.stringify(slack.accepted[0]);
+    for (const want of ['team/web', 'CVE-2099-2000', 'libcurl4', '7.88.1-10+deb12u8']) expect(payload).toContain(want);
+    const link = /"url":"(http:\/\/127\.0\.0\.1:\d+\/[^"]+\.html[^"]*)"/.exec(payload)?.[1];
+    expect(link, 'a pre-signed link to the HTML report').toBeDefined();
+    const page = await fetch(link!);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('CVE-2099-2000');
+    expect(html).toMatch(/<html/i);
+
     // the same feed again: one conditional request, no event, no evaluation, nothing published
     const third = await feedSync({}, lambdaContext('drydock-feed-sync', 900_000));
     expect(third.ecosystems).toEqual([expect.objectContaining({ status: 'unchanged', events: 0 })]);
@@ -108,5 +134,6 @@ describe('feed update → rescan of exactly the affected image → one published
     expect(deliveredEvents(accepted + events.length)).toEqual([]);
     expect((await stack.poll(stack.queues.evaluate, evaluator, 'evaluator')).records).toBe(0);
     expect(stack.sns.published.length).toBe(published + 1);
+    expect(slack.requests).toHaveLength(1);
   }, 120_000);
 });
