@@ -1,0 +1,200 @@
+/**
+ * The deployment's settings: the stack's props, and how they are read from CDK context
+ * (`cdk.json`, or `-c key=value` on the command line: `npm run deploy -- -c repositories=team/api`).
+ * Every problem is reported together, like the functions' own configuration
+ * (shared/pipeline/config.ts), so a deployment with two wrong settings is fixed in one round.
+ */
+import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
+import type { PublishMode } from '../shared/pipeline/config.js';
+
+export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
+export type ResultStatus = (typeof RESULT_STATUSES)[number];
+
+export interface DrydockSettings {
+  /**
+   * ECR repositories to scan, in this account and region. Empty (the default): every repository
+   * (the rule takes every push, IAM reads `repository/*`). Given: the EventBridge rule only
+   * forwards pushes to these, and the analyzer may read only these. A `*` stands for any
+   * characters (`team-*` or `team/*`), in the rule, in IAM and in the analyzer's filter alike.
+   */
+  repositories: string[];
+  /** OSV ecosystems the feed sync downloads (DRYDOCK_OSV_ECOSYSTEMS) */
+  ecosystems: string[];
+  /** a local policy bundle (JSON): validated at synth; upload it to `policyKey` after deploying */
+  policyBundle?: string;
+  /** the bundle's key in the bucket (DRYDOCK_POLICY_KEY); unset without a bundle: the shipped default bundle */
+  policyKey?: string;
+  /** the Slack notifier, its webhook secret and its dead-letter queue */
+  slack: boolean;
+  /** result statuses that reach Slack (the subscription's filter policy on the `status` attribute) */
+  slackStatuses: ResultStatus[];
+  /** lifetime of the report links the notifier posts (DRYDOCK_REPORT_URL_TTL_SECONDS) */
+  reportUrlTtlSeconds: number;
+  /** days a layer extract stays in the cache (`layers/` lifecycle rule) */
+  layerCacheDays: number;
+  /** reserved concurrency of the analyzer (and the scan queue's maximum concurrency) */
+  analyzerConcurrency: number;
+  /** reserved concurrency of the evaluator (and the evaluate queue's maximum concurrency) */
+  evaluatorConcurrency: number;
+  /** false: no reserved concurrency on any function (accounts whose Lambda limit is too low to reserve any) */
+  reservedConcurrency: boolean;
+  /** scan-queue messages per analyzer invocation (1 or 2: each may hold a layer in memory) */
+  analyzerBatchSize: number;
+  /** receives before a message goes to its dead-letter queue (also DRYDOCK_MAX_RECEIVE_COUNT) */
+  maxReceiveCount: number;
+  /** hours between feed syncs */
+  feedSyncHours: number;
+  /** days between full re-evaluations */
+  rescanDays: number;
+  /** platform analysed in multi-platform images (DRYDOCK_PLATFORM), e.g. linux/arm64 */
+  platform?: string;
+  /** when the evaluator publishes (DRYDOCK_PUBLISH) */
+  publish?: PublishMode;
+  /** an OSV mirror (DRYDOCK_OSV_URL) */
+  osvUrl?: string;
+}
+
+export const DEFAULT_SETTINGS: DrydockSettings = {
+  repositories: [],
+  // the CLI's default list (`drydock feeds sync`): the ecosystems the catalogers produce packages for
+  ecosystems: [...DEFAULT_OSV_ECOSYSTEMS],
+  slack: true,
+  slackStatuses: ['fail', 'warn', 'error'],
+  reportUrlTtlSeconds: 3600,
+  layerCacheDays: 30,
+  analyzerConcurrency: 10,
+  evaluatorConcurrency: 5,
+  reservedConcurrency: true,
+  analyzerBatchSize: 1,
+  maxReceiveCount: 5,
+  feedSyncHours: 6,
+  rescanDays: 1,
+};
+
+export const DEFAULT_POLICY_KEY = 'policies/bundle.json';
+
+/** A repository name as ECR allows it, plus `*` for "any characters". */
+const REPOSITORY = /^(?:[a-z0-9*]+(?:[._-][a-z0-9*]+)*\/)*[a-z0-9*]+(?:[._-][a-z0-9*]+)*$/;
+
+/** The context keys read by settingsFromContext, with what they take (for errors and the README). */
+export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
+  repositories: 'comma-separated repository names (`*` = any characters); empty = all',
+  ecosystems: 'comma-separated OSV ecosystems',
+  policyBundle: 'path of a policy bundle JSON file',
+  policyKey: 'S3 key of the policy bundle',
+  slack: 'true | false',
+  slackStatuses: 'comma-separated of pass, warn, fail, error',
+  reportUrlTtlSeconds: 'integer 60..604800',
+  layerCacheDays: 'integer 1..3650',
+  analyzerConcurrency: 'integer 1..1000',
+  evaluatorConcurrency: 'integer 1..1000',
+  reservedConcurrency: 'true | false',
+  analyzerBatchSize: '1 | 2',
+  maxReceiveCount: 'integer 1..1000',
+  feedSyncHours: 'integer 1..168',
+  rescanDays: 'integer 1..30',
+  platform: 'os/arch[/variant]',
+  publish: 'always | change | fail',
+  osvUrl: 'https URL of an OSV mirror',
+};
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid Drydock deployment settings:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Reads the settings from a context getter (`node.tryGetContext`); unknown values are reported, not ignored. */
+export function settingsFromContext(get: (key: string) => unknown): DrydockSettings {
+  const problems: string[] = [];
+  const s: DrydockSettings = { ...DEFAULT_SETTINGS };
+  const raw = (key: keyof DrydockSettings) => {
+    const v = get(key);
+    return v === undefined || v === null || v === '' ? undefined : v;
+  };
+  const list = (key: keyof DrydockSettings): string[] | undefined => {
+    const v = raw(key);
+    if (v === undefined) return undefined;
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.map((x) => x.trim()).filter(Boolean);
+    if (typeof v === 'string') return v.split(',').map((x) => x.trim()).filter(Boolean);
+    problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(v)}`);
+    return undefined;
+  };
+  const bool = (key: keyof DrydockSettings): boolean | undefined => {
+    const v = raw(key);
+    if (v === undefined) return undefined;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    problems.push(`${key}: expected true or false, got ${JSON.stringify(v)}`);
+    return undefined;
+  };
+  const int = (key: keyof DrydockSettings, min: number, max: number): number | undefined => {
+    const v = raw(key);
+    if (v === undefined) return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return n;
+  };
+  const str = (key: keyof DrydockSettings): string | undefined => {
+    const v = raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v === 'string') return v.trim();
+    problems.push(`${key}: expected ${CONTEXT_KEYS[key]}, got ${JSON.stringify(v)}`);
+    return undefined;
+  };
+
+  const repositories = list('repositories');
+  if (repositories) s.repositories = repositories;
+  const ecosystems = list('ecosystems');
+  if (ecosystems) s.ecosystems = ecosystems;
+  const slackStatuses = list('slackStatuses');
+  if (slackStatuses) s.slackStatuses = slackStatuses as ResultStatus[];
+  for (const [key, value] of [
+    ['slack', bool('slack')],
+    ['reservedConcurrency', bool('reservedConcurrency')],
+    ['reportUrlTtlSeconds', int('reportUrlTtlSeconds', 60, 604_800)],
+    ['layerCacheDays', int('layerCacheDays', 1, 3650)],
+    ['analyzerConcurrency', int('analyzerConcurrency', 1, 1000)],
+    ['evaluatorConcurrency', int('evaluatorConcurrency', 1, 1000)],
+    ['analyzerBatchSize', int('analyzerBatchSize', 1, 2)],
+    ['maxReceiveCount', int('maxReceiveCount', 1, 1000)],
+    ['feedSyncHours', int('feedSyncHours', 1, 168)],
+    ['rescanDays', int('rescanDays', 1, 30)],
+    ['policyBundle', str('policyBundle')],
+    ['policyKey', str('policyKey')],
+    ['platform', str('platform')],
+    ['publish', str('publish')],
+    ['osvUrl', str('osvUrl')],
+  ] as const) {
+    if (value !== undefined) (s as unknown as Record<string, unknown>)[key] = value;
+  }
+  problems.push(...settingsProblems(s));
+  if (problems.length) throw new SettingsError(problems);
+  return s;
+}
+
+/** What is wrong with a complete set of settings (props given in code are checked the same way). */
+export function settingsProblems(s: DrydockSettings): string[] {
+  const problems: string[] = [];
+  for (const r of s.repositories) {
+    if (!REPOSITORY.test(r) || r.length > 256) problems.push(`repositories: ${JSON.stringify(r)} is not an ECR repository name (lower-case letters, digits, . _ - /, and * for any characters)`);
+  }
+  if (new Set(s.repositories).size !== s.repositories.length) problems.push('repositories: a repository is listed twice');
+  for (const e of s.ecosystems) if (!/^[A-Za-z0-9][A-Za-z0-9 .:_-]*$/.test(e) || e.includes(',')) problems.push(`ecosystems: ${JSON.stringify(e)} is not an OSV ecosystem name`);
+  for (const st of s.slackStatuses) if (!(RESULT_STATUSES as readonly string[]).includes(st)) problems.push(`slackStatuses: ${JSON.stringify(st)} is not one of ${RESULT_STATUSES.join(', ')}`);
+  if (s.slack && s.slackStatuses.length === 0) problems.push('slackStatuses: empty, so Slack would never be told anything (set slack=false instead)');
+  // no "*": the evaluator is granted exactly this one object
+  if (s.policyKey !== undefined && (!/^[A-Za-z0-9!_.'()/-]+$/.test(s.policyKey) || s.policyKey.endsWith('/'))) problems.push(`policyKey: ${JSON.stringify(s.policyKey)} is not a plain S3 object key`);
+  if (s.policyKey !== undefined && ['layers/', 'inventories/', 'sboms/', 'reports/', 'dead-letters/', 'feeds/'].some((p) => s.policyKey!.startsWith(p))) {
+    problems.push(`policyKey: ${s.policyKey} is inside a prefix the pipeline writes (or expires)`);
+  }
+  if (s.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(s.platform)) problems.push(`platform: ${JSON.stringify(s.platform)} is not os/arch[/variant]`);
+  if (s.publish !== undefined && !['always', 'change', 'fail'].includes(s.publish)) problems.push(`publish: ${JSON.stringify(s.publish)} must be always, change or fail`);
+  if (s.osvUrl !== undefined && !/^https:\/\/[^\s]+$/.test(s.osvUrl)) problems.push(`osvUrl: ${JSON.stringify(s.osvUrl)} is not an https URL`);
+  if (![1, 2].includes(s.analyzerBatchSize)) problems.push(`analyzerBatchSize: ${s.analyzerBatchSize} must be 1 or 2`);
+  return problems;
+}
