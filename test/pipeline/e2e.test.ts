@@ -178,6 +178,12 @@ describe('ECR push event → analyzer → evaluator → published result (local 
     expect(latest).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^rescan:cli:/) });
     expect(before).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^analysis:/) });
     expect(await main(['rescan'], io)).toBe(64);
+    // --wait resolves the tag through the registry and, for a digest already judged, answers with its verdict
+    expect(await main(['submit', `${proxy.host}/team/api:1.4.2`, '--wait', '--timeout', '30'], io)).toBe(2);
+    expect(io.out()).toMatch(new RegExp(`WARN  team/api@${digest}  findings 1 \\(worst unknown\\)`));
+    await poll(queues.scan, analyzer, 'analyzer');
+    expect(await main(['submit', 'oci:/tmp/x'], io)).toBe(64);
+    expect(io.out()).toMatch(/not a registry image/);
   });
 
   it('drydock images and drydock results read the deployed stack (here: the local servers)', async () => {

@@ -12,7 +12,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DrydockError } from '../../../errors.js';
 import { ConditionFailedError, type ClaimOutcome, type ClaimRequest, type ImageRecord, type ImageStatus, type ImageStore } from '../../../ports/stores.js';
-import { claimDecision, expectationMessage, staleBefore } from '../../local/memory-stores.js';
+import { claimDecision, expectationMessage, staleBefore } from '../../store-rules.js';
 import { IMAGES_BY_REPOSITORY, IMAGES_BY_UPDATED, IMAGES_LIST_KEY } from '../tables.js';
 import { checkItemSize, compact, dynamoError, isConditionFailure, itemSize, stringSet } from './items.js';
 
@@ -42,7 +42,7 @@ export class DynamoImageStore implements ImageStore {
 
   /**
    * One conditional UpdateItem that succeeds exactly in the 'claim' cases of `claimDecision`
-   * (the table is in local/memory-stores.ts). When the condition fails, DynamoDB returns the item
+   * (the table is in adapters/store-rules.ts). When the condition fails, DynamoDB returns the item
    * as it was (ReturnValuesOnConditionCheckFailure ALL_OLD; DynamoDB Local supports it too), so
    * the outcome is decided on exactly the state that refused the claim. Should an endpoint not
    * return the item, it is read back (consistently); if that read shows a claimable record (it

@@ -7,7 +7,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PackageKey } from '../../../ports/advisory-store.js';
 import type { PackageIndex, PackageIndexEntry } from '../../../ports/stores.js';
-import { normaliseIndexEntries, staleIndexKeys } from '../../local/memory-stores.js';
+import { normaliseIndexEntries, staleIndexKeys } from '../../store-rules.js';
 import { packageKeyAttribute } from '../tables.js';
 import { batchWrite, type BatchOptions, type WriteRequest } from './batch.js';
 import { checkItemSize, itemSize, queryPartition } from './items.js';

@@ -8,7 +8,7 @@
  */
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResultRecord, ResultStore } from '../../../ports/stores.js';
-import { resultOrderKey } from '../../local/memory-stores.js';
+import { resultOrderKey } from '../../store-rules.js';
 import { RESULTS_BY_TIME } from '../tables.js';
 import { checkItemSize, compact, dynamoError, isConditionFailure, itemSize } from './items.js';
 
