@@ -37,6 +37,8 @@ export interface ScanOptions {
    * `collect` reads the squashed view once the layers are in.
    */
   collector?: ViewCollector;
+  /** the image(s) already resolved by the caller (the analyzer resolves to find uncached layers): not fetched again */
+  resolved?: ResolvedImage[];
 }
 
 export interface ViewCollector {
@@ -160,7 +162,7 @@ export async function readLayer(
 export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
   const plan = scanPlan(opts);
   const { limits, list, collector } = plan;
-  const resolved = await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal });
+  const resolved = opts.resolved ?? (await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal }));
   // The first failing layer stops the others: their partial work would be thrown away.
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;

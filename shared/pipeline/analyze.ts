@@ -21,6 +21,7 @@ import { policyCollector } from '../policy/collector.js';
 import type { PackageKey } from '../ports/advisory-store.js';
 import { ConditionFailedError, type ImageRecord, type PackageIndexEntry } from '../ports/stores.js';
 import { renderCycloneDx } from '../report/cyclonedx.js';
+import type { ResolvedImage } from '../image/types.js';
 import { analysisVersion, readLayer, scanImage, scanPlan, type ImageInventory, type ScanPlan } from '../scan.js';
 import { TOOL } from '../version.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
@@ -109,8 +110,8 @@ export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: 
       return { outcome: 'fanned-out', digest, layerJobs: jobs.length };
     }
 
-    const inv = await scanWithCache(deps, source, reference, cache, signal);
-    await finishAnalysis(deps, digest, job.jobId, inv, version);
+    const inv = await scanWithCache(deps, source, reference, cache, signal, [img]);
+    await finishAnalysis(deps, claim.record, job.jobId, inv, version);
     deps.metrics.add('AnalysisDuration', 'Milliseconds', Date.now() - started);
     return { outcome: 'analyzed', digest, packages: inv.packages.length, layersRead: missing.length, layersCached: keyed.length - missing.length };
   } finally {
@@ -171,14 +172,21 @@ export async function analyzeLayerJob(job: LayerJob, deps: PipelineDeps, signal?
   const source = await deps.openImage(sourceName(deps, job.image));
   try {
     const inv = await scanWithCache(deps, source, imageReference({ ...job.image, digest: job.digest }), cache, signal);
-    await finishAnalysis(deps, job.digest, job.jobId, inv, analysisVersion(plan));
+    await finishAnalysis(deps, current, job.jobId, inv, analysisVersion(plan));
     return { outcome: 'analyzed', digest: job.digest, packages: inv.packages.length, layersRead: inv.image.layers.filter((l) => !l.cached).length, layersCached: inv.image.layers.filter((l) => l.cached).length };
   } finally {
     await source.close?.();
   }
 }
 
-async function scanWithCache(deps: PipelineDeps, source: Awaited<ReturnType<PipelineDeps['openImage']>>, reference: string, cache: ObjectLayerCache, signal: AbortSignal | undefined): Promise<ImageInventory> {
+async function scanWithCache(
+  deps: PipelineDeps,
+  source: Awaited<ReturnType<PipelineDeps['openImage']>>,
+  reference: string,
+  cache: ObjectLayerCache,
+  signal: AbortSignal | undefined,
+  resolved?: ResolvedImage[],
+): Promise<ImageInventory> {
   const plan = pipelinePlan();
   let bytes = 0;
   const [inv] = await scanImage(source, reference, {
@@ -188,6 +196,7 @@ async function scanWithCache(deps: PipelineDeps, source: Awaited<ReturnType<Pipe
     concurrency: deps.config.concurrency,
     progress: { bytes: (n) => (bytes += n) },
     ...(signal ? { signal } : {}),
+    ...(resolved ? { resolved } : {}),
   });
   if (!inv) throw new DrydockError('PLATFORM_NOT_FOUND', 'the image resolved to no platform image', { context: { image: reference } });
   const cached = inv.image.layers.filter((l) => l.cached).length;
@@ -227,13 +236,12 @@ export function decodeInventory(bytes: Buffer, where: string): ImageInventory {
   }
 }
 
-/** Inventory and SBOM to the bucket, the package index, the record, then the evaluate job. */
-async function finishAnalysis(deps: PipelineDeps, digest: string, jobId: string, inv: ImageInventory, version: string): Promise<void> {
-  const before = await deps.images.get(digest);
-  const repository = before?.repository ?? '';
+/** Inventory and SBOM to the bucket, the package index, the record, then the evaluate job. `before`: the record as this job claimed it. */
+async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: string, inv: ImageInventory, version: string): Promise<void> {
+  const { digest, repository } = before;
   // Keys of a previous analysis of this digest (older catalogers) that the new one lacks are removed.
   let previousKeys: PackageKey[] | undefined;
-  if (before?.inventoryKey) {
+  if (before.inventoryKey) {
     const old = await deps.objects.get(before.inventoryKey);
     if (old) {
       try {

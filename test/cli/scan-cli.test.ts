@@ -5,11 +5,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import * as CDX from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../shared/cli/main.js';
+import { EXIT } from '../../shared/cli/main.js';
+import { runCli } from '../support/cli.js';
 import { buildImage } from '../support/image-builder.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 
@@ -21,14 +21,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 async function cliOn(tty: boolean, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: tty }) as unknown as NodeJS.WriteStream;
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, env: { DRYDOCK_CACHE_DIR: join(work, 'cache') } });
-  return { code, out, err };
+  return runCli(argv, { DRYDOCK_CACHE_DIR: join(work, 'cache') }, { tty: tty });
 }
 
 beforeAll(async () => {

@@ -8,10 +8,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../shared/cli/main.js';
+import { EXIT } from '../../shared/cli/main.js';
+import { runCli } from '../support/cli.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { buildImage } from '../support/image-builder.js';
@@ -24,14 +24,7 @@ let osvUrl: string;
 let zipRequests = 0;
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, env: { DRYDOCK_CACHE_DIR: join(work, 'cache') } });
-  return { code, out, err };
+  return runCli(argv, { DRYDOCK_CACHE_DIR: join(work, 'cache') });
 }
 
 beforeAll(async () => {

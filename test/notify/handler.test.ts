@@ -49,11 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await slack.stop();
 });
-afterEach(() => {
-  slack.heal();
-  slack.requests.length = 0;
-  slack.accepted.length = 0;
-});
+afterEach(() => slack.reset());
 
 const presigned: Array<{ bucket: string; key: string; ttl: number }> = [];
 const presign: Presigner = async (bucket, key, ttl) => {

@@ -21,11 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await slack.stop();
 });
-afterEach(() => {
-  slack.heal();
-  slack.requests.length = 0;
-  slack.accepted.length = 0;
-});
+afterEach(() => slack.reset());
 
 async function rejection(p: Promise<unknown>): Promise<SlackWebhookError> {
   const e = await p.then(

@@ -6,7 +6,6 @@
  * a stand-in context, as Lambda's SQS poller would). ECR's own API is not called: the registry
  * override points the analyzer at the local registry.
  */
-import { Writable } from 'node:stream';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
 import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-index.js';
 import { DynamoResultStore } from '../../shared/adapters/aws/dynamodb/result-store.js';
-import { main } from '../../shared/cli/main.js';
+import { runCli } from '../support/cli.js';
 import type { ResultMessage } from '../../shared/pipeline/messages.js';
 import { lambdaContext, startLocalStack, TOPIC, type LocalStack, type SqsHandler } from './local-stack.js';
 import { debianLayers, pushEvent, pushImage, REPOSITORY, zlibAdvisory } from './support.js';
@@ -162,14 +161,11 @@ describe('ECR push event → analyzer → evaluator → published result (local 
   }, 60_000);
 
   it('drydock submit queues a valid scan job; drydock rescan re-evaluates without publishing an unchanged verdict (DRYDOCK_PUBLISH=change)', async () => {
-    const io = cliIO();
-    expect(await main(['submit', `${proxy.host}/team/api:1.4.2`], io)).toBe(0);
-    expect(io.out()).toMatch(/^queued manual:[0-9a-f-]+ for 127\.0\.0\.1:\d+\/team\/api:1\.4\.2\n$/);
+    expect(await cli('submit', `${proxy.host}/team/api:1.4.2`)).toMatchObject({ code: 0, text: expect.stringMatching(/^queued manual:[0-9a-f-]+ for 127\.0\.0\.1:\d+\/team\/api:1\.4\.2\n$/) });
     const a = await poll(queues.scan, analyzer, 'analyzer');
     expect(a).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
     const published = sns.published.length;
-    expect(await main(['rescan', '--package', 'Debian:12/zlib'], io)).toBe(0);
-    expect(io.out()).toMatch(/queued 1 evaluation\(s\) for 1 image\(s\) holding 1 package key\(s\) \(1 index items read\)/);
+    expect(await cli('rescan', '--package', 'Debian:12/zlib')).toMatchObject({ code: 0, text: expect.stringMatching(/queued 1 evaluation\(s\) for 1 image\(s\) holding 1 package key\(s\) \(1 index items read\)/) });
     const e = await poll(queues.evaluate, evaluator, 'evaluator');
     expect(e).toMatchObject({ records: 1, response: { batchItemFailures: [] } });
     expect(sns.published.length).toBe(published);
@@ -177,27 +173,21 @@ describe('ECR push event → analyzer → evaluator → published result (local 
     const [latest, before] = await results.history(digest, 2);
     expect(latest).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^rescan:cli:/) });
     expect(before).toMatchObject({ status: 'warn', reason: expect.stringMatching(/^analysis:/) });
-    expect(await main(['rescan'], io)).toBe(64);
+    expect((await cli('rescan')).code).toBe(64);
     // --wait resolves the tag through the registry and, for a digest already judged, answers with its verdict
-    expect(await main(['submit', `${proxy.host}/team/api:1.4.2`, '--wait', '--timeout', '30'], io)).toBe(2);
-    expect(io.out()).toMatch(new RegExp(`WARN  team/api@${digest}  findings 1 \\(worst unknown\\)`));
+    expect(await cli('submit', `${proxy.host}/team/api:1.4.2`, '--wait', '--timeout', '30')).toMatchObject({ code: 2, text: expect.stringMatching(new RegExp(`WARN  team/api@${digest}  findings 1 \\(worst unknown\\)`)) });
     await poll(queues.scan, analyzer, 'analyzer');
-    expect(await main(['submit', 'oci:/tmp/x'], io)).toBe(64);
-    expect(io.out()).toMatch(/not a registry image/);
+    expect(await cli('submit', 'oci:/tmp/x')).toMatchObject({ code: 64, text: expect.stringMatching(/not a registry image/) });
   });
 
   it('drydock images and drydock results read the deployed stack (here: the local servers)', async () => {
-    const out = (() => {
-      let text = '';
-      return { stream: new Writable({ write(c, _e, cb) { text += String(c); cb(); } }), text: () => text };
-    })();
-    const err = { stream: new Writable({ write(_c, _e, cb) { cb(); } }) };
-    const io = { stdout: out.stream, stderr: Object.assign(err.stream, { isTTY: false }) as unknown as NodeJS.WriteStream, env: process.env };
-    expect(await main(['images', '--repository', REPOSITORY], io)).toBe(0);
-    expect(out.text()).toMatch(new RegExp(`team/api\\s+1\\.4\\.2\\s+${digest.slice(0, 19)}\\s+evaluated\\s+warn\\s+1`));
-    expect(await main(['results', digest], io)).toBe(2);
-    expect(out.text()).toMatch(/verdict\s+WARN/);
-    expect(out.text()).toMatch(/CVE-2099-0001\s+zlib1g\s+1:1\.2\.13\.dfsg-1\s+1:1\.2\.13\.dfsg-1\+deb12u1\s+unknown/);
+    const images = await cli('images', '--repository', REPOSITORY);
+    expect(images.code).toBe(0);
+    expect(images.text).toMatch(new RegExp(`team/api\\s+1\\.4\\.2\\s+${digest.slice(0, 19)}\\s+evaluated\\s+warn\\s+1`));
+    const results = await cli('results', digest);
+    expect(results.code).toBe(2);
+    expect(results.text).toMatch(/verdict\s+WARN/);
+    expect(results.text).toMatch(/CVE-2099-0001\s+zlib1g\s+1:1\.2\.13\.dfsg-1\s+1:1\.2\.13\.dfsg-1\+deb12u1\s+unknown/);
   });
 });
 
@@ -209,9 +199,8 @@ async function lastLayer(d: string): Promise<string> {
   return m.layers.at(-1)!.digest;
 }
 
-function cliIO() {
-  let text = '';
-  const stdout = new Writable({ write(c, _e, cb) { text += String(c); cb(); } });
-  const stderr = Object.assign(new Writable({ write(c, _e, cb) { text += String(c); cb(); } }), { isTTY: false }) as unknown as NodeJS.WriteStream;
-  return { stdout, stderr, env: process.env, out: () => { const t = text; text = ''; return t; } };
+/** The CLI against the local stack (process.env holds its DRYDOCK_* and endpoint variables); stdout and stderr together. */
+async function cli(...argv: string[]): Promise<{ code: number; text: string }> {
+  const r = await runCli(argv, process.env);
+  return { code: r.code, text: r.out + r.err };
 }

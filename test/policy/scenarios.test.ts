@@ -7,9 +7,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../shared/cli/main.js';
+import { EXIT } from '../../shared/cli/main.js';
+import { runCli } from '../support/cli.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 import { buildImage } from '../support/image-builder.js';
 
@@ -17,14 +17,7 @@ let work: string;
 let layout: string;
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, env: { DRYDOCK_CACHE_DIR: join(work, 'cache') } });
-  return { code, out, err };
+  return runCli(argv, { DRYDOCK_CACHE_DIR: join(work, 'cache') });
 }
 
 const rule = (gate: string, trigger: string, action: string, params: Record<string, string> = {}) => ({

@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Severity } from '../../shared/advisories/types.js';
 import type { Package } from '../../shared/catalog/types.js';
-import { EXIT, main } from '../../shared/cli/main.js';
+import { EXIT } from '../../shared/cli/main.js';
+import { runCli } from '../support/cli.js';
 import type { Finding, MatchResult } from '../../shared/match/index.js';
 import type { PolicyResult } from '../../shared/policy/types.js';
 import { escapeHtml, htmlReportKey, renderHtmlReport, type HtmlReportInput } from '../../shared/report/html.js';
@@ -329,14 +329,7 @@ describe('drydock scan -o html', () => {
   const ADV = join(SHARED_FIXTURES, 'advisories');
 
   async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const stdout = new PassThrough();
-    const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
-    const code = await main(argv, { stdout, stderr, env: { DRYDOCK_CACHE_DIR: join(work, 'cache') } });
-    return { code, out, err };
+    return runCli(argv, { DRYDOCK_CACHE_DIR: join(work, 'cache') });
   }
 
   beforeAll(async () => {

@@ -12,13 +12,12 @@
  *   UnprocessedItems must be injected with client middleware.
  * - GSI reads are immediately consistent here; in AWS they are eventually consistent.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { tail } from './exec.js';
+import { startWatched, tail } from './exec.js';
 
 /** The one fake identity every test client uses (tables are per access key + region). */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'drydock', secretAccessKey: 'drydock' } as const;
@@ -53,23 +52,6 @@ export function dynamoDbLocalJar(): string {
   return join(lib, dir, 'DynamoDBLocal.jar');
 }
 
-/**
- * `sh -c` script run as `WATCHDOG <name> java args…`: runs DynamoDB Local, and kills it when its
- * stdin (a pipe from this process) reaches EOF — on stop(), but also when the test process dies
- * without cleaning up (a crashed or killed vitest worker), so no JVM outlives the test run.
- * (An asynchronous list's stdin is /dev/null unless redirected, so the reader gets the pipe as fd 3.)
- */
-const WATCHDOG = `exec 3<&0
-"$@" </dev/null & pid=$!
-(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) <&3 &
-exec 3<&-
-wait "$pid"`;
-
-const running = new Set<() => void>();
-process.on('exit', () => {
-  for (const kill of running) kill();
-});
-
 class PortInUse extends Error {}
 
 export async function startDynamoDbLocal(opts: StartDynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
@@ -88,32 +70,14 @@ export async function startDynamoDbLocal(opts: StartDynamoDbLocalOptions = {}): 
 async function launch(port: number, timeoutMs: number): Promise<DynamoDbLocal> {
   const jar = dynamoDbLocalJar();
   const args = ['java', '-XX:TieredStopAtLevel=1', '-jar', jar, '-inMemory', '-port', String(port), '-disableTelemetry'];
-  // own process group, so the watchdog and the JVM can be killed together
-  const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'dynamodb-local-watchdog', ...args], {
-    cwd: dirname(jar), // it finds DynamoDBLocal_lib/ (sqlite4java natives) relative to the cwd
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  // it finds DynamoDBLocal_lib/ (sqlite4java natives) relative to the cwd
+  const { child, exited, killGroup } = startWatched('dynamodb-local-watchdog', args, { cwd: dirname(jar), stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   const collect = (c: Buffer) => {
     out = tail(out + c.toString('utf8'), 20_000);
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  child.stdin!.on('error', () => {});
-  const exited = new Promise<string>((resolve) => {
-    child.once('error', (e) => resolve(`failed to start: ${e.message}`));
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited ${code}`));
-  });
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  running.add(killGroup);
-  void exited.then(() => running.delete(killGroup));
   let exitReason: string | undefined;
   void exited.then((r) => (exitReason = r));
 

@@ -105,3 +105,53 @@ export function tail(text: string, max: number): string {
 function quoteArg(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * `sh -c` script run as `WATCHDOG <name> <command> <args…>`: runs the command, and kills it when
+ * its stdin (a pipe from this process) reaches EOF — on stop(), but also when the test process
+ * dies without cleaning up (SIGKILL, a crashed vitest worker), so no server outlives the test run.
+ * Exits with the command's status. (An asynchronous list's stdin is /dev/null unless redirected
+ * explicitly (POSIX), so the reader gets the pipe through fd 3.)
+ */
+const WATCHDOG = `exec 3<&0
+"$@" </dev/null & pid=$!
+(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) <&3 &
+exec 3<&-
+wait "$pid"`;
+
+/** Kill functions of this process's servers still running; run if the process exits without stopping them. */
+const running = new Set<() => void>();
+process.on('exit', () => {
+  for (const kill of running) kill();
+});
+
+export interface WatchedServer {
+  child: ChildProcess;
+  /** resolves with how the server ended ("exited 1", "killed by SIGTERM", "failed to start: …") */
+  exited: Promise<string>;
+  /** SIGKILL to the watchdog and the server (their own process group) */
+  killGroup(): void;
+}
+
+/**
+ * A long-running test server (registry, DynamoDB Local) under the watchdog, in its own process
+ * group; stdout/stderr as `stdio` says (pipes, or a log file's descriptor).
+ */
+export function startWatched(name: string, argv: readonly string[], opts: { cwd?: string; stdio: ['pipe', 'pipe' | number, 'pipe' | number] }): WatchedServer {
+  const child = spawn('sh', ['-c', WATCHDOG, name, ...argv], { cwd: opts.cwd, stdio: opts.stdio, detached: true });
+  child.stdin!.on('error', () => {});
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (e) => resolve(`failed to start: ${e.message}`));
+    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited ${code}`));
+  });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  running.add(killGroup);
+  void exited.then(() => running.delete(killGroup));
+  return { child, exited, killGroup };
+}

@@ -42,6 +42,8 @@ export interface FakeSlack {
   /** misbehave on every request until `heal()` */
   failAlways(fault: SlackFault): void;
   heal(): void;
+  /** heal, and forget the requests seen (between tests) */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -165,6 +167,12 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     heal() {
       always = undefined;
       queue.length = 0;
+    },
+    reset() {
+      always = undefined;
+      queue.length = 0;
+      requests.length = 0;
+      accepted.length = 0;
     },
     async stop() {
       for (const s of sockets) s.destroy();

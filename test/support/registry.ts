@@ -17,14 +17,13 @@
  *   MANIFEST_UNKNOWN, so always send the full Accept list.
  * - The registry log (text format, incl. access log) goes to `<dataDir>/registry.log`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, tail } from './exec.js';
+import { run, startWatched, tail, type WatchedServer } from './exec.js';
 
 export interface StartRegistryOptions {
   /** user → password; when given, the registry requires Basic auth (htpasswd, bcrypt) */
@@ -98,24 +97,6 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
 
 class PortInUse extends Error {}
 
-/**
- * `sh -c` script run as `WATCHDOG <name> <bin> <config>`: runs the registry, and stops it when
- * its stdin (a pipe from this process) reaches EOF — on stop(), but also when the test process
- * dies without cleaning up (SIGKILL, a crashed vitest worker), so no registry outlives it.
- * Exits with the registry's status. (An asynchronous list's stdin is /dev/null unless
- * redirected explicitly (POSIX), so the reader gets the pipe through fd 3.)
- */
-const WATCHDOG = `exec 3<&0
-"$1" serve "$2" </dev/null & pid=$!
-(while read -r _; do :; done; kill -TERM "$pid" 2>/dev/null) <&3 &
-exec 3<&-
-wait "$pid"`;
-
-/** Kill functions of this process's registries still running; run if the process exits without stop(). */
-const running = new Set<() => void>();
-process.on('exit', () => {
-  for (const kill of running) kill();
-});
 
 async function launch(
   dataDir: string,
@@ -130,30 +111,13 @@ async function launch(
   await writeFile(configPath, configYaml({ addr: host, storage: join(dataDir, 'storage'), htpasswdPath, tokenAuth: opts.tokenAuth }));
 
   const logFd = openSync(logFile, 'w');
-  let child: ChildProcess;
+  let server: WatchedServer;
   try {
-    // own process group, so the watchdog and the registry can be killed together
-    child = spawn('sh', ['-c', WATCHDOG, 'registry-watchdog', BIN, configPath], {
-      stdio: ['pipe', logFd, logFd],
-      detached: true,
-    });
+    server = startWatched('registry-watchdog', [BIN, 'serve', configPath], { stdio: ['pipe', logFd, logFd] });
   } finally {
     closeSync(logFd); // the child holds its own copy
   }
-  child.stdin!.on('error', () => {});
-  const exited = new Promise<string>((resolve) => {
-    child.once('error', (e) => resolve(`failed to start: ${e.message}`));
-    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited ${code}`));
-  });
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  running.add(killGroup);
-  void exited.then(() => running.delete(killGroup));
+  const { child, exited, killGroup } = server;
 
   const readLog = async (max = 4000) => tail(await readFile(logFile, 'utf8').catch(() => ''), max);
   let stopped = false;
