@@ -5,17 +5,17 @@
  *
  * The build runs in a sibling temporary directory; a marker file is written only after
  * debootstrap succeeds, and the directory is then renamed into place, so a cached rootfs
- * is either complete or absent. Building needs root, debootstrap and access to
- * deb.debian.org; it takes a few minutes.
+ * is either complete or absent. Building needs root, debootstrap and the Debian mirror this
+ * machine's apt is configured with (read from /etc/apt at run time, never written here); it
+ * takes a few minutes.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 
 const SUITE = 'bookworm';
-const MIRROR = 'http://deb.debian.org/debian';
 const CACHE_DIR = join(homedir(), '.cache', 'drydock');
 const ROOTFS_DIR = join(CACHE_DIR, `rootfs-${SUITE}-minbase`);
 /** Written inside the rootfs after a successful build; its absence means "not built". */
@@ -72,12 +72,13 @@ async function build({ dir, include }: RootfsSpec): Promise<string> {
   const tmp = await mkdtemp(join(CACHE_DIR, `.${basename(dir)}.partial-`));
   const logPath = `${tmp}.log`;
   await chmod(tmp, 0o755); // mkdtemp makes it 0700; a root directory is 0755
-  const args = ['--variant=minbase', ...(include.length > 0 ? [`--include=${include.join(',')}`] : []), SUITE, tmp, MIRROR];
+  const mirror = aptMirror(SUITE);
+  const args = ['--variant=minbase', ...(include.length > 0 ? [`--include=${include.join(',')}`] : []), SUITE, tmp, mirror];
   try {
     const started = Date.now();
     await run(debootstrap, args, logPath);
     const seconds = Math.round((Date.now() - started) / 1000);
-    const command = ['debootstrap', ...args.slice(0, -2), MIRROR].join(' ');
+    const command = ['debootstrap', ...args.slice(0, -2), '<apt mirror>'].join(' ');
     await writeFile(join(tmp, MARKER), `${command}\nbuilt ${new Date().toISOString()} in ${seconds}s\n`);
     replaceStale(dir);
     await rename(tmp, dir);
@@ -89,6 +90,36 @@ async function build({ dir, include }: RootfsSpec): Promise<string> {
     if (existsSync(join(dir, MARKER))) return dir;
     throw new Error(`building the Debian rootfs failed: ${e instanceof Error ? e.message : String(e)}\n--- end of ${logPath} ---\n${logTail(logPath)}`, { cause: e });
   }
+}
+
+/**
+ * The Debian archive this machine's apt uses for `suite`: the first `URIs:` of a deb822
+ * source in /etc/apt/sources.list.d/*.sources whose Suites name it, else the first
+ * `deb <uri> <suite> …` line of /etc/apt/sources.list(.d/*.list). DRYDOCK_DEBIAN_MIRROR wins.
+ */
+export function aptMirror(suite: string): string {
+  const fromEnv = process.env.DRYDOCK_DEBIAN_MIRROR?.trim();
+  if (fromEnv) return fromEnv;
+  const dir = '/etc/apt/sources.list.d';
+  const files = existsSync(dir) ? readdirSync(dir).sort().map((f) => join(dir, f)) : [];
+  for (const file of files.filter((f) => f.endsWith('.sources'))) {
+    for (const stanza of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
+      const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+      if (field('Enabled')[0] === 'no' || !field('Types').includes('deb')) continue;
+      if (field('Suites').includes(suite)) {
+        const uri = field('URIs')[0];
+        if (uri) return uri;
+      }
+    }
+  }
+  for (const file of ['/etc/apt/sources.list', ...files.filter((f) => f.endsWith('.list'))]) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+      if (m && m[2] === suite) return m[1]!;
+    }
+  }
+  throw new Error(`no Debian mirror for ${suite} in this machine's apt sources (/etc/apt); set DRYDOCK_DEBIAN_MIRROR`);
 }
 
 function findDebootstrap(): string | undefined {
