@@ -5,8 +5,8 @@ import { DrydockError } from './errors.js';
 import { resolveImages } from './image/resolve.js';
 import type { ImageConfig, Platform, ResolvedImage } from './image/types.js';
 import { layerCacheKey } from './layers/cache-codec.js';
-import { DEFAULT_LIMITS, type LayerExtract, type LayerLimits } from './layers/extract.js';
-import { pathMatcher } from './layers/paths.js';
+import { DEFAULT_LIMITS, ImageBudget, type LayerExtract, type LayerLimits } from './layers/extract.js';
+import { candidateMatcher, pathMatcher } from './layers/paths.js';
 import { SquashedView } from './layers/squash.js';
 import { walkLayer } from './layers/walker.js';
 import type { ImageSource } from './ports/image-source.js';
@@ -107,6 +107,8 @@ export interface ScanPlan {
   collector: ViewCollector | undefined;
   needs: PathNeeds;
   wanted: (path: string) => boolean;
+  /** files kept in case a symlinked directory leads a needed path to them (see candidateMatcher) */
+  candidate: (path: string) => boolean;
   /** everything that shapes an extract, as a string: part of each layer's cache key */
   fingerprint: string;
 }
@@ -121,13 +123,16 @@ export function scanPlan(opts: Pick<ScanOptions, 'limits' | 'catalogers' | 'coll
     : [];
   const needs = catalogNeeds([...list, ...carrier]);
   const wanted = pathMatcher(needs);
+  const candidate = candidateMatcher(needs);
   // Functions drop out of JSON, so probes count by name and version.
   const fingerprint = JSON.stringify({
     catalogers: [...list, ...carrier].map((c) => `${c.name}@${c.version}`),
     needs: { ...needs, probes: needs.probes?.map((p) => `${p.name}@${p.version}/${p.maxBytes}`) },
     maxFileBytes: limits.maxFileBytes,
+    // extracts also keep the files a symlinked directory may lead to; sparse tar entries are read
+    extract: 2,
   });
-  return { limits, list, collector, needs, wanted, fingerprint };
+  return { limits, list, collector, needs, wanted, candidate, fingerprint };
 }
 
 /** A short, stable id of a plan's fingerprint: an inventory made with another is out of date. */
@@ -144,18 +149,20 @@ export async function readLayer(
   plan: ScanPlan,
   layer: { descriptor: ResolvedImage['layers'][number]['descriptor']; diffId?: string },
   image: string,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; budget?: ImageBudget } = {},
 ): Promise<LayerExtract> {
   const raw = await source.openBlob(layer.descriptor, opts.signal);
   return walkLayer(raw, {
     descriptor: layer.descriptor,
     diffId: layer.diffId,
     wanted: plan.wanted,
+    candidate: plan.candidate,
     probes: plan.needs.probes,
     limits: plan.limits,
     image,
     signal: opts.signal,
     onBytes: opts.onBytes,
+    ...(opts.budget ? { budget: opts.budget } : {}),
   });
 }
 
@@ -171,6 +178,8 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
   for (const img of resolved) {
     const warnings: ScanWarning[] = [];
     const reports: LayerReport[] = [];
+    // the image's totals (bytes, entries, kept bytes, symlinks), shared by the layers read at once
+    const budget = new ImageBudget(limits);
     const extracts = await mapLimit(img.layers, opts.concurrency ?? 2, stop, async (layer) => {
       const { descriptor } = layer;
       const key = layerCacheKey(descriptor.digest, plan.fingerprint);
@@ -179,8 +188,9 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
       let extract: LayerExtract;
       if (hit) {
         extract = hit;
+        budget.addExtract(hit, { image, layer: descriptor.digest });
       } else {
-        extract = await readLayer(source, plan, layer, image, { signal, onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined });
+        extract = await readLayer(source, plan, layer, image, { signal, budget, onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined });
         try {
           await opts.cache?.put(key, extract, signal);
         } catch (e) {
@@ -203,7 +213,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
       return extract;
     });
     const view = new SquashedView(extracts);
-    await Promise.all(list.map((c) => c.prepare?.(view)));
+    await Promise.all(list.flatMap((c) => (c.prepare ? [c.prepare(view)] : [])));
     const { distro, packages, issues } = runCatalogers(view, list);
     attributeLayers(extracts, packages, list);
     for (const x of extracts) warnings.push(...x.issues);

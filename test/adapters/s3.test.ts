@@ -3,7 +3,9 @@
  * round trips of buffers and multi-MiB streams (multipart, bytes identical — no chunk framing),
  * missing keys, prefixes; then S3's faults — 500s, 503 SlowDown and connection resets — injected
  * by a loopback proxy in front of s3rver (s3rver itself never fails): a few are absorbed by the
- * SDK's retries, persistent ones reach the caller as retryable DrydockErrors.
+ * SDK's retries, persistent ones reach the caller as retryable DrydockErrors. The order of two
+ * failing parts of one multipart upload is forced with an SDK middleware instead (a proxy cannot
+ * sequence requests against each other): no part's rejection may go unobserved.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -301,5 +303,82 @@ describe('S3 faults through a proxy (injected)', () => {
     expect(commands).not.toContain('CompleteMultipartUploadCommand');
     proxy.setDecide(() => 'pass');
     expect(await s.exists(k)).toBe(false);
+  });
+});
+
+describe('multipart upload with a part failing while the next is in flight (failures injected by SDK middleware)', () => {
+  /** A deferred: a promise and the function that resolves it. */
+  function gate(): { opened: Promise<void>; open: () => void } {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { opened, open };
+  }
+
+  /** S3's answer to a part that keeps failing, as the SDK surfaces it once its retries are spent. */
+  function internalError(part: number): Error {
+    return Object.assign(new Error(`We encountered an internal error (part ${part}, injected)`), { name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+  }
+
+  it('observes every in-flight part: no unhandled rejection, abort only after all parts settled', async () => {
+    // The order is forced without timers: part 1 fails only once part 2 has started, and part 2
+    // fails only after part 1's failure has reached the uploader and a macrotask has passed (so
+    // an uploader that aborts at once, or leaves part 2 unobserved, shows it every time).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { client: c, commands } = client();
+      const events: string[] = [];
+      const part2Started = gate();
+      const part1Failed = gate();
+      const part2Settled = gate();
+      c.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'AbortMultipartUploadCommand') events.push('abort');
+          if (context.commandName !== 'UploadPartCommand') return next(args);
+          const n = (args.input as { PartNumber?: number }).PartNumber;
+          if (n === 1) {
+            await part2Started.opened;
+            events.push('part 1 failed');
+            part1Failed.open();
+            throw internalError(1);
+          }
+          if (n === 2) {
+            part2Started.open();
+            try {
+              await part1Failed.opened;
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              events.push('part 2 failed');
+              throw internalError(2);
+            } finally {
+              part2Settled.open();
+            }
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'injectPartFailures' },
+      );
+      const s = store(c, { partSize: MIN_PART_SIZE });
+      const k = key('mp-race');
+      const err = await s.put(k, streamOf(randomBytes(2 * MIN_PART_SIZE + 1))).catch((e: unknown) => e);
+      // wait for part 2 to settle, then for Node to report any rejection nobody handled
+      await part2Settled.opened;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+      expect(unhandled).toEqual([]);
+      expect(err).toBeInstanceOf(DrydockError);
+      expect(err).toMatchObject({ code: 'SERVER_ERROR', kind: 'retryable' });
+      expect((err as Error).message).toMatch(/part 1, injected/);
+      expect(events).toEqual(['part 1 failed', 'part 2 failed', 'abort']);
+      expect(commands).not.toContain('CompleteMultipartUploadCommand');
+      // part 3 is never started: nothing is read or sent after the failure
+      expect(commands.filter((n) => n === 'UploadPartCommand')).toHaveLength(2);
+      expect(await s.exists(k)).toBe(false);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

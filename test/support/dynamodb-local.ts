@@ -36,7 +36,8 @@ export interface DynamoDbLocal {
 }
 
 export interface StartDynamoDbLocalOptions {
-  /** how long to wait for ListTables to answer (default 30 s) */
+  /** how long to wait for ListTables to answer (default 120 s: a JVM starting on a busy 2-core machine
+   *  can take tens of seconds; a server that dies is noticed at once, not at the deadline) */
   startTimeoutMs?: number;
 }
 
@@ -59,7 +60,7 @@ export async function startDynamoDbLocal(opts: StartDynamoDbLocalOptions = {}): 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return await launch(port, opts.startTimeoutMs ?? 30_000);
+      return await launch(port, opts.startTimeoutMs ?? 120_000);
     } catch (err) {
       if (attempt < 4 && err instanceof PortInUse) continue;
       throw err;
@@ -79,7 +80,10 @@ async function launch(port: number, timeoutMs: number): Promise<DynamoDbLocal> {
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   let exitReason: string | undefined;
-  void exited.then((r) => (exitReason = r));
+  exited.then(
+    (r) => (exitReason = r),
+    (e: unknown) => (exitReason = `failed: ${String(e)}`),
+  );
 
   const endpoint = `http://127.0.0.1:${port}`;
   const clientConfig = { endpoint, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } };

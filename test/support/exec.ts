@@ -152,6 +152,10 @@ export function startWatched(name: string, argv: readonly string[], opts: { cwd?
     }
   };
   running.add(killGroup);
-  void exited.then(() => running.delete(killGroup));
+  // `exited` never rejects (see above); the handler is there so that stays true if it ever does
+  exited.then(
+    () => running.delete(killGroup),
+    () => running.delete(killGroup),
+  );
   return { child, exited, killGroup };
 }

@@ -30,7 +30,8 @@ export interface StartRegistryOptions {
   users?: Record<string, string>;
   /** when given, the registry requires Bearer tokens (auth.token); a TokenServer fits as is */
   tokenAuth?: TokenAuthConfig;
-  /** how long to wait for GET /v2/ to answer (default 20 s) */
+  /** how long to wait for GET /v2/ to answer (default 60 s, for a busy machine; a registry that
+   *  exits is noticed at once, not at the deadline) */
   startTimeoutMs?: number;
 }
 
@@ -133,11 +134,14 @@ async function launch(
     await rm(dataDir, { recursive: true, force: true });
   };
 
-  const timeoutMs = opts.startTimeoutMs ?? 20_000;
+  const timeoutMs = opts.startTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   let lastProblem = 'no answer yet';
   let exitReason: string | undefined;
-  void exited.then((r) => (exitReason = r));
+  exited.then(
+    (r) => (exitReason = r),
+    (e: unknown) => (exitReason = `failed: ${String(e)}`),
+  );
   while (true) {
     if (exitReason !== undefined) {
       const log = await readLog();

@@ -12,12 +12,22 @@
  *   SigV4 signatures at all (s3rver 3.7 leaves that unimplemented), so a proxy that rewrites the
  *   Host header (test/support/fault-proxy.ts) works, and a signing bug would go unnoticed here.
  * - It never throttles nor fails: faults are injected with test/support/fault-proxy.ts.
+ * - Its PutObject answers before the object's bytes reach its file (it resolves on `end()` of
+ *   the write stream, not on `finish`), and writes in place: a GET right after a PUT may read a
+ *   truncated object, and a PUT cut off mid-body leaves one. S3 is read-after-write consistent
+ *   and a PUT is all or nothing, so `durablePutObject` below replaces that one method: the
+ *   bytes go to a temporary file, which is renamed into place once written (seen as a flake:
+ *   feed-sync's state read back empty on a loaded machine).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 
 /** The parts of s3rver's API used here (it ships no types). */
@@ -51,9 +61,51 @@ export interface StartS3LocalOptions {
   bucket?: string;
 }
 
+/** s3rver's filesystem store, the parts `durablePutObject` uses. */
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+}
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: unknown;
+}
+
+/** PutObject as S3 does it: the object is replaced only once all its bytes are written. */
+async function durablePutObject(this: FilesystemStore, object: StoredObject): Promise<{ size: number; md5: string }> {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await mkdir(dirname(objectPath), { recursive: true });
+  // not ending in s3rver's object suffix, so listings never show it
+  const partial = `${objectPath}.partial-${randomUUID()}`;
+  const md5 = createHash('md5');
+  let size = 0;
+  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : (object.content as NodeJS.ReadableStream);
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      md5.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, count, createWriteStream(partial));
+    await rename(partial, objectPath);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
+  const digest = md5.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+}
+
 export async function startS3Local(opts: StartS3LocalOptions = {}): Promise<S3Local> {
   const require = createRequire(import.meta.url);
   const S3rver = require('s3rver') as S3rverCtor;
+  const store = require('s3rver/lib/stores/filesystem') as { prototype: { putObject: unknown } };
+  store.prototype.putObject = durablePutObject;
   const directory = await mkdtemp(join(tmpdir(), 'drydock-s3rver-'));
   const bucket = opts.bucket ?? 'drydock-test';
   const server = new S3rver({

@@ -9,15 +9,46 @@
  *   `AttributeNames: ['All']`; message attributes only with `MessageAttributeNames: ['All']`.
  * - Its MaximumMessageSize default is SQS's current 1 MiB, not the classic 256 KiB: a limit
  *   test must not rely on the server refusing a 300 KiB message.
- * - ChangeMessageVisibility may count as a receive; redrive happens on the receive after the
- *   maxReceiveCount-th.
+ * - Its ChangeMessageVisibility counts as a receive (ApproximateReceiveCount + 1), which real SQS
+ *   never does: the functions change a failing message's visibility (retry backoff), so with
+ *   that bug a message would reach the dead-letter queue receives early. `createSqsServer` is
+ *   therefore loaded from the package with that one expression corrected (below); if the
+ *   package changes so that the expression is not found, loading fails loudly.
+ * - Redrive happens when the visibility of the maxReceiveCount-th receive ends (SQS: on the next
+ *   receive) — the same observable order.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message, type SQSClientConfig } from '@aws-sdk/client-sqs';
-import { createSqsServer } from 'local-aws-sqs';
+import { readFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 
 export const SQS_LOCAL_REGION = 'us-east-1';
+
+/** The receive-count update in local-aws-sqs's visibility routine, and the same counting only receives. */
+const RECEIVE_COUNT_BUG = 'let n=Number(t.record.attributes.ApproximateReceiveCount)+1;';
+const RECEIVE_COUNT_FIX = 'let n=Number(t.record.attributes.ApproximateReceiveCount)+(i?0:1);';
+
+type CreateSqsServer = (opts: { port: number; hostname: string }) => Promise<Server>;
+let loaded: CreateSqsServer | undefined;
+
+/** local-aws-sqs with ChangeMessageVisibility no longer counted as a receive (see the module comment). */
+function createSqsServer(opts: { port: number; hostname: string }): Promise<Server> {
+  if (!loaded) {
+    const file = createRequire(import.meta.url).resolve('local-aws-sqs');
+    const source = readFileSync(file, 'utf8');
+    if (source.split(RECEIVE_COUNT_BUG).length !== 2) {
+      throw new Error(`local-aws-sqs changed: ${file} no longer holds its receive-count expression once; re-check whether ChangeMessageVisibility still counts as a receive`);
+    }
+    const mod = new Module(file) as Module & { _compile(code: string, filename: string): void; paths: string[] };
+    mod.filename = file;
+    mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(file));
+    mod._compile(source.replace(RECEIVE_COUNT_BUG, RECEIVE_COUNT_FIX), file);
+    loaded = (mod.exports as { createSqsServer: CreateSqsServer }).createSqsServer;
+  }
+  return loaded(opts);
+}
 
 export interface SqsLocal {
   /** "http://127.0.0.1:PORT" */

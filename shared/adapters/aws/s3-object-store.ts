@@ -89,7 +89,10 @@ export class S3ObjectStore implements ObjectStore {
     // S3-compatible servers) no checksums are sent at all.
     const checksums = (await this.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
     let uploadId: string | undefined;
-    let inFlight: Promise<void> | undefined;
+    // Parts uploading now (at most two: one finishing, the next started). Each is observed the
+    // moment it starts, so whichever fails first, the others can never surface as unhandled
+    // rejections (which fail a whole Lambda batch); a failure is still read where it is awaited.
+    const inFlight: Promise<void>[] = [];
     try {
       const created = await this.client.send(
         new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(key), ...headers(opts), ...(checksums ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
@@ -104,26 +107,28 @@ export class S3ObjectStore implements ObjectStore {
         const upload = this.uploadPart(key, uploadId, n, part.bytes, checksums).then((p) => {
           done.push(p);
         });
-        if (inFlight) await inFlight;
-        inFlight = upload;
-        // An upload failure must not be left unobserved while we wait for the stream.
-        upload.catch(() => {});
+        // Observed at once (before anything below can throw): its outcome is read by the await
+        // below or, if something else fails first, by Promise.allSettled in the catch.
+        upload.catch(ignore);
+        inFlight.push(upload);
+        if (inFlight.length > 1) await inFlight.shift();
         if (part.last) break;
         part = await next(parts, () => this.where(key));
         if (part.bytes.length === 0 && part.last) break; // the stream ended exactly on a part boundary
       }
-      await inFlight;
+      while (inFlight.length) await inFlight.shift();
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
       await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(key), UploadId: uploadId, MultipartUpload: { Parts: done } }));
     } catch (e) {
+      // A part still uploading could outlive an abort sent now and stay behind: let every one
+      // settle first (their failures are this failure's consequences, not news).
+      await Promise.allSettled(inFlight);
       if (uploadId) {
-        // A part still uploading could outlive an abort sent now and stay behind: let it settle.
-        await inFlight?.catch(() => {});
         // Best effort: a lifecycle rule (AbortIncompleteMultipartUpload) catches what this misses.
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(key), UploadId: uploadId })).catch(() => {});
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(key), UploadId: uploadId })).catch(ignore);
       }
       // Stop reading the source: close the part generator (and with it the stream's iterator).
-      await parts.return(undefined).catch(() => {});
+      await parts.return(undefined).catch(ignore);
       body.destroy();
       throw s3Error(e, `S3 multipart upload ${this.where(key)}`);
     }
@@ -200,6 +205,9 @@ function s3Error(e: unknown, what: string): DrydockError {
   if ((e as { name?: string })?.name === 'NoSuchBucket') return new DrydockError('CONFIG', `${what}: the bucket does not exist`, { cause: e });
   return awsError(e, what);
 }
+
+/** For a failure already reported elsewhere (or best effort by design): see each call. */
+function ignore(): void {}
 
 type Part = { bytes: Buffer; last: boolean };
 
