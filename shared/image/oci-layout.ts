@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DrydockError, type ErrorContext } from '../errors.js';
 import type { ImageSource } from '../ports/image-source.js';
 import { assertDigest, sha256Digest, verifyDigest } from './digest.js';
 import { MediaType } from './media-types.js';
+import { asIndex } from './documents.js';
 import { TarIndex } from './tar-index.js';
 import type { Descriptor, FetchedManifest, ImageIndex } from './types.js';
 
@@ -19,18 +20,34 @@ interface LayoutFiles {
   stream(rel: string): Promise<Readable>;
 }
 
+/**
+ * Files of a layout directory, read only inside it: each path is resolved (symlinks
+ * followed by the host) and must stay under the directory's own real path, so a layout
+ * whose index.json links to /etc/passwd is refused without reading, let alone echoing, it.
+ */
 class DirFiles implements LayoutFiles {
+  private realRoot?: string;
   constructor(private readonly root: string) {}
-  async read(rel: string): Promise<Buffer> {
-    const file = join(this.root, rel);
-    const st = await stat(file).catch(() => undefined);
+
+  private async inside(rel: string): Promise<{ file: string; size: number }> {
+    this.realRoot ??= await realpath(this.root);
+    const real = await realpath(join(this.root, rel)).catch(() => undefined);
+    if (real === undefined) throw notFound(rel);
+    if (real !== this.realRoot && !real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)) {
+      throw new DrydockError('SOURCE_UNREADABLE', `${rel} in the image layout is a link to a file outside the layout directory; not read`);
+    }
+    const st = await stat(real).catch(() => undefined);
     if (!st?.isFile()) throw notFound(rel);
-    if (st.size > MAX_JSON) throw new DrydockError('LIMIT_EXCEEDED', `${rel} is larger than ${MAX_JSON} bytes`);
+    return { file: real, size: st.size };
+  }
+
+  async read(rel: string): Promise<Buffer> {
+    const { file, size } = await this.inside(rel);
+    if (size > MAX_JSON) throw new DrydockError('LIMIT_EXCEEDED', `${rel} is larger than ${MAX_JSON} bytes (limit MAX_JSON)`);
     return readFile(file);
   }
   async stream(rel: string): Promise<Readable> {
-    const file = join(this.root, rel);
-    if (!(await stat(file).catch(() => undefined))?.isFile()) throw notFound(rel);
+    const { file } = await this.inside(rel);
     return createReadStream(file, { highWaterMark: 256 * 1024 });
   }
 }
@@ -87,9 +104,10 @@ export class OciLayoutSource implements ImageSource {
       throw new DrydockError('SOURCE_UNREADABLE', 'not an OCI image layout: the oci-layout file is missing or has no imageLayoutVersion', { context: this.ctx });
     }
     const indexBytes = await this.files.read('index.json').catch((e: unknown) => {
+      if (e instanceof DrydockError && e.message.includes('outside the layout')) throw e.withContext(this.ctx);
       throw new DrydockError('SOURCE_UNREADABLE', 'not an OCI image layout: index.json is missing', { context: this.ctx, cause: e });
     });
-    const index = parseJson(indexBytes, 'index.json', this.ctx) as ImageIndex;
+    const index: ImageIndex = asIndex(parseJson(indexBytes, 'index.json', this.ctx), 'index.json', this.ctx);
     if (!Array.isArray(index.manifests)) throw new DrydockError('INVALID_MANIFEST', 'index.json has no manifests array', { context: this.ctx });
     const named = (d: Descriptor) => d.annotations?.[REF_NAME] ?? d.annotations?.[CONTAINERD_NAME];
     if (this.tag) {

@@ -11,6 +11,10 @@ export interface TarMember {
 }
 
 const BLOCK = 512;
+/** the largest PAX or GNU long-name header read from an archive (named in the error) */
+export const MAX_ARCHIVE_HEADER_BYTES = 1024 * 1024;
+/** the most members an archive index holds (named in the error) */
+export const MAX_ARCHIVE_MEMBERS = 1_000_000;
 
 /**
  * Random access to the files of an uncompressed tar archive (OCI and docker archives)
@@ -90,21 +94,39 @@ async function readHeaders(fh: FileHandle, path: string): Promise<Map<string, Ta
   let paxSize: number | undefined;
   const fail = (why: string) => new DrydockError('SOURCE_UNREADABLE', `not a readable tar archive: ${why}`, { context: { path } });
 
+  let count = 0;
   while (pos + BLOCK <= fileSize) {
     await fh.read(header, 0, BLOCK, pos);
     if (header.every((b) => b === 0)) break;
     if (!checksumOk(header)) throw fail(`bad header checksum at offset ${pos}`);
+    if (++count > MAX_ARCHIVE_MEMBERS) {
+      throw new DrydockError('LIMIT_EXCEEDED', `the archive has more than ${MAX_ARCHIVE_MEMBERS} members (limit MAX_ARCHIVE_MEMBERS)`, { context: { path } });
+    }
     const type = String.fromCharCode(header[156] ?? 0);
-    const size = paxSize ?? parseNumber(header.subarray(124, 136));
+    const headerName = () => JSON.stringify(cString(header.subarray(0, 100)).slice(0, 100));
+    let size: number;
+    try {
+      size = paxSize ?? parseNumber(header.subarray(124, 136));
+    } catch (e) {
+      throw fail(`member ${headerName()} at offset ${pos}: ${(e as Error).message}`);
+    }
+    if (!Number.isSafeInteger(size) || size < 0) throw fail(`member ${headerName()} at offset ${pos} has an invalid size ${size}`);
+    // header-only types (links, directories, devices) have no data whatever their size field says
+    if ('123456'.includes(type)) size = 0;
     const dataOffset = pos + BLOCK;
-    if (dataOffset + size > fileSize) throw fail(`truncated: a member at offset ${pos} needs ${size} bytes`);
+    if (dataOffset + size > fileSize) throw fail(`truncated: member ${headerName()} at offset ${pos} needs ${size} bytes`);
     const next = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
 
-    if (type === 'x' || type === 'L') {
-      const data = Buffer.alloc(size);
-      await fh.read(data, 0, size, dataOffset);
-      if (type === 'L') longName = cString(data);
-      else ({ path: paxPath, size: paxSize } = parsePax(data));
+    if (type === 'x' || type === 'L' || type === 'g' || type === 'K') {
+      if (size > MAX_ARCHIVE_HEADER_BYTES) {
+        throw new DrydockError('LIMIT_EXCEEDED', `the archive's ${type === 'L' || type === 'K' ? 'GNU long name' : 'PAX'} header at offset ${pos} is ${size} bytes, more than ${MAX_ARCHIVE_HEADER_BYTES} (limit MAX_ARCHIVE_HEADER_BYTES)`, { context: { path } });
+      }
+      if (type === 'x' || type === 'L') {
+        const data = Buffer.alloc(size);
+        await fh.read(data, 0, size, dataOffset);
+        if (type === 'L') longName = cString(data);
+        else ({ path: paxPath, size: paxSize } = parsePax(data));
+      }
       pos = next;
       continue;
     }
@@ -130,17 +152,23 @@ async function readHeaders(fh: FileHandle, path: string): Promise<Map<string, Ta
 function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return parseNumber(h.subarray(148, 156)) === sum;
+  try {
+    return parseNumber(h.subarray(148, 156)) === sum;
+  } catch {
+    return false;
+  }
 }
 
 /** Octal, or GNU base-256 when the high bit of the first byte is set. */
 function parseNumber(field: Buffer): number {
   if ((field[0]! & 0x80) !== 0) {
+    if (field[0] === 0xff) throw new Error('negative number in a header field');
     let n = field[0]! & 0x7f;
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
     return n;
   }
   const s = cString(field).trim();
+  if (s && !/^[0-7]+$/.test(s)) throw new Error(`invalid number ${JSON.stringify(s.slice(0, 20))} in a header field`);
   return s ? parseInt(s, 8) : 0;
 }
 
@@ -162,7 +190,7 @@ function parsePax(data: Buffer): { path?: string; size?: number } {
     const key = record.slice(0, eq);
     const value = record.slice(eq + 1);
     if (key === 'path') out.path = value;
-    else if (key === 'size') out.size = Number(value);
+    else if (key === 'size') out.size = /^\d{1,16}$/.test(value) ? Number(value) : -1;
     i += len;
   }
   return out;

@@ -1,3 +1,5 @@
+import { DrydockError, type ErrorContext } from '../errors.js';
+
 /**
  * What the walker keeps of one layer: the files catalogers asked for, every symlink
  * (metadata only, so paths can be resolved after squashing), hard links to kept paths,
@@ -23,7 +25,7 @@ export interface LayerIssue {
 export interface LayerStats {
   /** tar entries seen */
   entries: number;
-  /** sum of the entries' sizes (uncompressed content bytes) */
+  /** decompressed bytes of the layer read (the tar stream up to its end marker) */
   uncompressedBytes: number;
   /** bytes of the blob as stored */
   compressedBytes: number;
@@ -43,21 +45,162 @@ export interface LayerExtract {
   stats: LayerStats;
 }
 
-/** Limits on what one layer may cost; exceeding one fails the layer with LIMIT_EXCEEDED. */
+/**
+ * The scan's whole budget, in one place: what one layer and one image may cost before the
+ * scan stops with LIMIT_EXCEEDED naming the limit (the field name). The defaults are far
+ * above anything a real image needs; each is settable with `--limit name=value` on the CLI
+ * and `DRYDOCK_LIMIT_<NAME>` in the environment (see limitsFromEnv).
+ */
 export interface LayerLimits {
-  /** sum of entry sizes in one layer */
+  /** decompressed bytes of one layer (the tar stream as inflated, not the entries' declared sizes) */
   maxUncompressedBytes: number;
+  /** compressed bytes of one layer blob */
+  maxCompressedBytes: number;
+  /** decompressed / compressed bytes of one layer, checked once EXPANSION_CHECK_AFTER bytes are inflated */
+  maxExpansionRatio: number;
+  /** zstd window of any frame (zstd's own default maximum is 128 MiB, window log 27) */
+  maxZstdWindowBytes: number;
   /** tar entries in one layer */
   maxEntries: number;
   /** bytes read of one kept file; larger files are skipped and reported */
   maxFileBytes: number;
+  /** bytes kept (file contents and probe results) from one layer */
+  maxKeptBytes: number;
+  /** bytes of one entry's path (after PAX / GNU long names) */
+  maxPathBytes: number;
+  /** bytes of one link target */
+  maxLinkBytes: number;
+  /** bytes of one PAX or GNU long-name header, and of a sparse map */
+  maxHeaderBytes: number;
+  /** symlinks in one layer */
+  maxSymlinks: number;
   /** layers in one image */
   maxLayers: number;
+  /** compressed bytes of all layers of one image */
+  maxImageCompressedBytes: number;
+  /** decompressed bytes of all layers of one image */
+  maxImageUncompressedBytes: number;
+  /** tar entries of all layers of one image */
+  maxImageEntries: number;
+  /** bytes kept from all layers of one image */
+  maxImageKeptBytes: number;
+  /** symlinks of all layers of one image */
+  maxImageSymlinks: number;
 }
 
+const KiB = 1024;
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
 export const DEFAULT_LIMITS: LayerLimits = {
-  maxUncompressedBytes: 32 * 1024 ** 3,
+  maxUncompressedBytes: 32 * GiB,
+  maxCompressedBytes: 16 * GiB,
+  maxExpansionRatio: 200,
+  maxZstdWindowBytes: 128 * MiB,
   maxEntries: 2_000_000,
-  maxFileBytes: 64 * 1024 ** 2,
+  maxFileBytes: 64 * MiB,
+  maxKeptBytes: 256 * MiB,
+  maxPathBytes: 64 * KiB,
+  maxLinkBytes: 64 * KiB,
+  maxHeaderBytes: 1 * MiB,
+  maxSymlinks: 500_000,
   maxLayers: 256,
+  maxImageCompressedBytes: 64 * GiB,
+  maxImageUncompressedBytes: 128 * GiB,
+  maxImageEntries: 8_000_000,
+  maxImageKeptBytes: 512 * MiB,
+  maxImageSymlinks: 1_000_000,
 };
+
+/** The expansion ratio is judged only after this many decompressed bytes (small layers compress well legitimately). */
+export const EXPANSION_CHECK_AFTER = 64 * MiB;
+
+export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof LayerLimits)[];
+
+/** "maxKeptBytes" → "DRYDOCK_LIMIT_MAX_KEPT_BYTES" */
+export function limitEnvName(name: keyof LayerLimits): string {
+  return `DRYDOCK_LIMIT_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** A limit value: a positive integer with an optional K/M/G/T suffix (powers of 1024). */
+export function parseLimitValue(name: string, value: string): number {
+  const m = /^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  const n = m ? Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new DrydockError('CONFIG', `limit ${name} must be a positive integer (K/M/G/T suffixes allowed), got "${value}"`);
+  return n;
+}
+
+/** `name=value` pairs (the CLI's repeated --limit) as limits; unknown names are a CONFIG error listing the known ones. */
+export function parseLimits(pairs: readonly string[]): Partial<LayerLimits> {
+  const out: Partial<LayerLimits> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq < 0 ? pair.length : eq).trim() as keyof LayerLimits;
+    if (eq < 0 || !LIMIT_NAMES.includes(name)) {
+      throw new DrydockError('CONFIG', `unknown limit "${pair}": use name=value with one of ${LIMIT_NAMES.join(', ')}`);
+    }
+    out[name] = parseLimitValue(name, pair.slice(eq + 1));
+  }
+  return out;
+}
+
+/** The limits set in the environment as DRYDOCK_LIMIT_<NAME> (e.g. DRYDOCK_LIMIT_MAX_KEPT_BYTES=256M). */
+export function limitsFromEnv(env: Record<string, string | undefined>): Partial<LayerLimits> {
+  const out: Partial<LayerLimits> = {};
+  for (const name of LIMIT_NAMES) {
+    const v = env[limitEnvName(name)];
+    if (v !== undefined && v !== '') out[name] = parseLimitValue(limitEnvName(name), v);
+  }
+  return out;
+}
+
+/** The error for a limit: LIMIT_EXCEEDED, naming the limit and its value. */
+export function limitError(name: keyof LayerLimits, what: string, limit: number, context?: ErrorContext): DrydockError {
+  return new DrydockError('LIMIT_EXCEEDED', `${what} (limit ${name} = ${limit})`, { context });
+}
+
+/**
+ * What the layers of one image have cost so far, shared by the layers read at once: each
+ * walk adds to it as it streams, a cached layer adds its recorded stats.
+ */
+export class ImageBudget {
+  compressedBytes = 0;
+  uncompressedBytes = 0;
+  entries = 0;
+  keptBytes = 0;
+  symlinks = 0;
+
+  constructor(readonly limits: LayerLimits) {}
+
+  /** throws LIMIT_EXCEEDED when a total passes its limit */
+  add(part: { compressedBytes?: number; uncompressedBytes?: number; entries?: number; keptBytes?: number; symlinks?: number }, context?: ErrorContext): void {
+    const l = this.limits;
+    if (part.compressedBytes && (this.compressedBytes += part.compressedBytes) > l.maxImageCompressedBytes) {
+      throw limitError('maxImageCompressedBytes', `the image's layers exceed ${l.maxImageCompressedBytes} compressed bytes`, l.maxImageCompressedBytes, context);
+    }
+    if (part.uncompressedBytes && (this.uncompressedBytes += part.uncompressedBytes) > l.maxImageUncompressedBytes) {
+      throw limitError('maxImageUncompressedBytes', `the image's layers exceed ${l.maxImageUncompressedBytes} uncompressed bytes`, l.maxImageUncompressedBytes, context);
+    }
+    if (part.entries && (this.entries += part.entries) > l.maxImageEntries) {
+      throw limitError('maxImageEntries', `the image's layers have more than ${l.maxImageEntries} entries`, l.maxImageEntries, context);
+    }
+    if (part.keptBytes && (this.keptBytes += part.keptBytes) > l.maxImageKeptBytes) {
+      throw limitError('maxImageKeptBytes', `the files kept from the image's layers exceed ${l.maxImageKeptBytes} bytes`, l.maxImageKeptBytes, context);
+    }
+    if (part.symlinks && (this.symlinks += part.symlinks) > l.maxImageSymlinks) {
+      throw limitError('maxImageSymlinks', `the image's layers have more than ${l.maxImageSymlinks} symlinks`, l.maxImageSymlinks, context);
+    }
+  }
+
+  /** a layer taken from the cache: its recorded cost */
+  addExtract(x: LayerExtract, context?: ErrorContext): void {
+    let kept = 0;
+    let symlinks = 0;
+    for (const e of x.entries) {
+      if (e.type === 'file') kept += e.content.length;
+      else if (e.type === 'probed') for (const b of Object.values(e.results)) kept += b.length;
+      else if (e.type === 'symlink') symlinks++;
+    }
+    this.add({ compressedBytes: x.stats.compressedBytes, uncompressedBytes: x.stats.uncompressedBytes, entries: x.stats.entries, keptBytes: kept, symlinks }, context);
+  }
+}

@@ -34,35 +34,65 @@ export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
   return (path) => exact.has(path) || basenames.has(posix.basename(path)) || (glob !== undefined && glob(path));
 }
 
+/**
+ * Files worth keeping although no need names their path: a needed path reached through a
+ * symlinked directory (`/var/lib/dpkg -> ../../opt/db`, or `-> /`) names a file stored
+ * elsewhere, and the symlink may come in a later layer than the file. So besides the exact
+ * paths, files whose name is a needed exact path's name are kept wherever they are, and for a
+ * glob under a fixed directory (`/var/lib/dpkg/status.d/*`) files matching it under any
+ * directory of that name (`**\/status.d/*`). The squashed view then resolves the needed path
+ * through the symlinks as Linux would and finds them; they count against the kept-bytes
+ * limits like any kept file.
+ */
+export function candidateMatcher(needs: PathNeeds): (path: string) => boolean {
+  const names = new Set((needs.exact ?? []).map((p) => posix.basename(normalizeEntryPath(p))).filter((n) => n && n !== '/'));
+  const relaxed: string[] = [];
+  for (const g of needs.globs ?? []) {
+    const { base, glob } = picomatch.scan(g);
+    if (!base.startsWith('/') || !glob) continue;
+    const last = posix.basename(base);
+    if (last) relaxed.push(`**/${last}/${glob}`);
+  }
+  const glob = relaxed.length ? picomatch(relaxed, { dot: true }) : undefined;
+  return (path) => names.has(posix.basename(path)) || (glob !== undefined && glob(path));
+}
+
 /** Symlink hops allowed while resolving one path (Linux's own limit is 40). */
 export const MAX_SYMLINK_HOPS = 40;
+/** Path components looked at while resolving one path (hops times target lengths stay bounded). */
+export const MAX_RESOLVE_STEPS = 100_000;
 
 /**
  * The real path of `path` inside an image root, resolving symlinks component by component:
  * absolute targets start again at the root and ".." never climbs above it, so no path
  * escapes the root. `readlink(p)` gives the target when `p` (absolute, real) is a symlink.
- * A loop — more than MAX_SYMLINK_HOPS symlinks — yields `{ loopAt }`, the link where it gave up.
+ * A loop — more than MAX_SYMLINK_HOPS symlinks, or MAX_RESOLVE_STEPS components — yields
+ * `{ loopAt }`, the link where it gave up. Each prefix is built once from the one before it.
  */
 export function resolveInRoot(path: string, readlink: (p: string) => string | undefined): { path: string } | { loopAt: string; target: string } {
   const pending = path.split('/').filter(Boolean).reverse();
+  /** done[i] = the real path of the first i+1 components */
   const done: string[] = [];
   let hops = 0;
+  let steps = 0;
   while (pending.length) {
     const part = pending.pop()!;
+    if (++steps > MAX_RESOLVE_STEPS) return { loopAt: done[done.length - 1] ?? '/', target: part };
     if (part === '.') continue;
     if (part === '..') {
       done.pop();
       continue;
     }
-    const here = `/${[...done, part].join('/')}`;
+    const here = `${done[done.length - 1] ?? ''}/${part}`;
     const target = readlink(here);
     if (target === undefined) {
-      done.push(part);
+      done.push(here);
       continue;
     }
     if (++hops > MAX_SYMLINK_HOPS) return { loopAt: here, target };
     if (target.startsWith('/')) done.length = 0;
-    pending.push(...target.split('/').filter(Boolean).reverse());
+    const parts = target.split('/').filter(Boolean);
+    for (let k = parts.length - 1; k >= 0; k--) pending.push(parts[k]!);
   }
-  return { path: `/${done.join('/')}` };
+  return { path: done[done.length - 1] ?? '/' };
 }

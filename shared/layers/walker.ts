@@ -1,11 +1,11 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { DrydockError, isAbort, toDrydockError, type ErrorContext } from '../errors.js';
 import { layerCompression } from '../image/media-types.js';
 import { probeReads, type ContentProbe } from '../catalog/types.js';
 import type { Descriptor } from '../image/types.js';
-import type { LayerExtract, LayerIssue, LayerLimits } from './extract.js';
+import { EXPANSION_CHECK_AFTER, limitError, type ImageBudget, type LayerExtract, type LayerIssue, type LayerLimits } from './extract.js';
+import { TarError, TarReader, type EntrySink, type TarEntry } from './tar-reader.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
 import { BlobVerifier, createDecompressor } from './stream.js';
 
@@ -22,6 +22,13 @@ export interface WalkOptions {
   signal?: AbortSignal;
   /** compressed bytes read, as they stream */
   onBytes?: (n: number) => void;
+  /**
+   * Files kept although no need names their path, because a symlinked directory may lead a
+   * needed path to them (see candidateMatcher); they count against the same limits.
+   */
+  candidate?: (path: string) => boolean;
+  /** the image's running totals, shared by its layers */
+  budget?: ImageBudget;
 }
 
 /**
@@ -43,9 +50,19 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
     throw new DrydockError('UNSUPPORTED_MEDIA_TYPE', `unsupported layer media type "${descriptor.mediaType}"`, { context });
   }
 
+  if (descriptor.size > limits.maxCompressedBytes) {
+    raw.destroy();
+    throw limitError('maxCompressedBytes', `layer blob of ${descriptor.size} bytes is larger than ${limits.maxCompressedBytes}`, limits.maxCompressedBytes, context);
+  }
+  try {
+    opts.budget?.add({ compressedBytes: descriptor.size }, context);
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
+
   const verifier = new BlobVerifier(descriptor.digest, descriptor.size, context, opts.onBytes);
-  const decompressor = createDecompressor(compression);
-  const extract = tar.extract();
+  const decompressor = createDecompressor(compression, { maxZstdWindowBytes: limits.maxZstdWindowBytes });
   const result: LayerExtract = {
     digest: descriptor.digest,
     entries: [],
@@ -58,62 +75,77 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
   const kept = new Map<string, Buffer>();
   const issue = (code: LayerIssue['code'], path: string, message: string) =>
     result.issues.push({ code, path, message, layer: descriptor.digest });
-
-  const probes = opts.probes ?? [];
-  /**
-   * Feeds an executable to the probes whose size limit it fits, keeping only what they find.
-   * A probed file that no probe recognises still hides a lower layer's result for its path.
-   */
-  const probe = (fitting: ContentProbe[], path: string, mode: number, size: number, stream: Readable, next: () => void): void => {
-    let active = fitting.map((p) => ({ name: p.name, reader: p.start(path) }));
-    const all = active;
-    stream.on('data', (chunk: Buffer) => {
-      if (active.length) active = active.filter((a) => a.reader.push(chunk));
-    });
-    stream.on('end', () => {
-      const results: Record<string, Buffer> = {};
-      for (const a of all) {
-        const r = a.reader.result();
-        if (r) results[a.name] = r;
-      }
-      result.entries.push(Object.keys(results).length ? { type: 'probed', path, mode, results } : { type: 'skipped', path, mode, size });
-      next();
-    });
+  const budget = opts.budget;
+  let keptBytes = 0;
+  let symlinks = 0;
+  const keep = (n: number) => {
+    if ((keptBytes += n) > limits.maxKeptBytes) {
+      throw limitError('maxKeptBytes', `files kept from the layer exceed ${limits.maxKeptBytes} bytes`, limits.maxKeptBytes);
+    }
+    budget?.add({ keptBytes: n });
   };
 
-  extract.on('entry', (header, stream, next) => {
-    // An entry dies with the extractor (truncated tar, limit): the extractor's error is reported.
-    stream.on('error', () => {});
+  const probes = opts.probes ?? [];
+  /** Feeds an executable to the probes whose size limit it fits, keeping only what they find. */
+  const probe = (fitting: ContentProbe[], path: string, mode: number, size: number): EntrySink => {
+    let active = fitting.map((p) => ({ name: p.name, reader: p.start(path) }));
+    const all = active;
+    return {
+      data(chunk) {
+        if (active.length) active = active.filter((a) => a.reader.push(chunk));
+      },
+      end() {
+        const results: Record<string, Buffer> = {};
+        for (const a of all) {
+          const r = a.reader.result();
+          if (r) {
+            keep(r.length);
+            results[a.name] = r;
+          }
+        }
+        // A probed file that no probe recognises still hides a lower layer's result for its path.
+        result.entries.push(Object.keys(results).length ? { type: 'probed', path, mode, results } : { type: 'skipped', path, mode, size });
+      },
+    };
+  };
+  /** Keeps a file's content, counted against the kept-bytes limits as it arrives. */
+  const collect = (path: string, mode: number): EntrySink => {
+    const chunks: Buffer[] = [];
+    return {
+      data(c) {
+        keep(c.length);
+        chunks.push(c);
+      },
+      end() {
+        const content = Buffer.concat(chunks);
+        kept.set(path, content);
+        result.entries.push({ type: 'file', path, mode, size: content.length, content });
+      },
+    };
+  };
+
+  const onEntry = (header: TarEntry): EntrySink | undefined => {
     const stats = result.stats;
-    stats.entries++;
-    stats.uncompressedBytes += header.size ?? 0;
-    const over =
-      stats.entries > limits.maxEntries ? `layer has more than ${limits.maxEntries} entries (limit maxEntries)`
-      : stats.uncompressedBytes > limits.maxUncompressedBytes ? `layer exceeds ${limits.maxUncompressedBytes} uncompressed bytes (limit maxUncompressedBytes)`
-      : undefined;
-    if (over) {
-      extract.destroy(new DrydockError('LIMIT_EXCEEDED', over, { context }));
-      return;
-    }
+    if (++stats.entries > limits.maxEntries) throw limitError('maxEntries', `layer has more than ${limits.maxEntries} entries`, limits.maxEntries);
+    budget?.add({ entries: 1 });
     const path = normalizeEntryPath(header.name);
-    const mode = header.mode ?? 0o644;
-    const done = () => next();
-    stream.on('end', done);
+    const mode = header.mode;
 
     const wh = whiteoutOf(path);
     if (wh) {
       if ('opaqueDir' in wh) result.opaqueDirs.push(wh.opaqueDir);
       else if ('removed' in wh) result.whiteouts.push(wh.removed);
-      stream.resume();
-      return;
+      return undefined;
     }
     switch (header.type) {
       case 'symlink':
-        result.entries.push({ type: 'symlink', path, mode, target: header.linkname ?? '' });
-        break;
+        if (++symlinks > limits.maxSymlinks) throw limitError('maxSymlinks', `layer has more than ${limits.maxSymlinks} symlinks`, limits.maxSymlinks);
+        budget?.add({ symlinks: 1 });
+        result.entries.push({ type: 'symlink', path, mode, target: header.linkname });
+        return undefined;
       case 'link': {
-        if (!opts.wanted(path)) break;
-        const target = normalizeEntryPath(header.linkname ?? '');
+        if (!opts.wanted(path) && !opts.candidate?.(path)) return undefined;
+        const target = normalizeEntryPath(header.linkname);
         const content = kept.get(target);
         if (content) {
           kept.set(path, content);
@@ -121,58 +153,85 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
         } else {
           result.entries.push({ type: 'hardlink', path, mode, target });
         }
-        break;
+        return undefined;
       }
-      case 'file':
-      case 'contiguous-file': {
-        if (!opts.wanted(path)) {
-          const size = header.size ?? 0;
-          const fitting = probes.length ? probes.filter((p) => probeReads(p, path, mode, size)) : [];
-          if (!fitting.length) break;
-          stream.removeListener('end', done);
-          probe(fitting, path, mode, size, stream as unknown as Readable, next);
-          return;
+      case 'file': {
+        const size = header.size;
+        const wanted = opts.wanted(path);
+        if (!wanted && !opts.candidate?.(path)) {
+          if (header.sparse || !probes.length) return undefined;
+          const fitting = probes.filter((p) => probeReads(p, path, mode, size));
+          return fitting.length ? probe(fitting, path, mode, size) : undefined;
         }
-        const size = header.size ?? 0;
         if (size > limits.maxFileBytes) {
-          issue('LIMIT_EXCEEDED', path, `file of ${size} bytes is larger than the per-file read limit of ${limits.maxFileBytes} bytes (limit maxFileBytes); skipped`);
+          if (wanted) issue('LIMIT_EXCEEDED', path, `file of ${size} bytes is larger than the per-file read limit of ${limits.maxFileBytes} bytes (limit maxFileBytes); skipped`);
           result.entries.push({ type: 'skipped', path, mode, size });
-          break;
+          return undefined;
         }
-        const chunks: Buffer[] = [];
-        stream.on('data', (c) => chunks.push(c as Buffer));
-        stream.removeListener('end', done);
-        stream.on('end', () => {
-          const content = Buffer.concat(chunks);
-          kept.set(path, content);
-          result.entries.push({ type: 'file', path, mode, size: content.length, content });
-          next();
-        });
-        return;
+        return collect(path, mode);
       }
       default:
         // directories, devices, fifos: nothing a cataloger reads
-        break;
+        return undefined;
     }
-    stream.resume();
+  };
+
+  const reader = new TarReader({ maxHeaderBytes: limits.maxHeaderBytes, maxPathBytes: limits.maxPathBytes, maxLinkBytes: limits.maxLinkBytes }, onEntry);
+  /** the end-of-archive marker was read: the rest of the blob is hashed, not inflated */
+  let tarEnded = false;
+  /** the first failure of the inner chain (decompress → untar) */
+  let innerError: unknown;
+  const untar = new Writable({
+    highWaterMark: 256 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      if (tarEnded) return cb();
+      try {
+        const stats = result.stats;
+        // Decompressed bytes, not the entries' declared sizes, are what a layer costs.
+        stats.uncompressedBytes += chunk.length;
+        if (stats.uncompressedBytes > limits.maxUncompressedBytes) {
+          throw limitError('maxUncompressedBytes', `layer inflates to more than ${limits.maxUncompressedBytes} bytes`, limits.maxUncompressedBytes);
+        }
+        if (stats.uncompressedBytes > EXPANSION_CHECK_AFTER && stats.uncompressedBytes > limits.maxExpansionRatio * Math.max(1, verifier.bytes)) {
+          throw limitError('maxExpansionRatio', `layer inflates more than ${limits.maxExpansionRatio} times (${verifier.bytes} compressed bytes gave ${stats.uncompressedBytes})`, limits.maxExpansionRatio);
+        }
+        budget?.add({ uncompressedBytes: chunk.length });
+        reader.push(chunk);
+        if (reader.ended) {
+          tarEnded = true;
+          // Nothing after the end marker is inflated.
+          decompressor.destroy();
+        }
+        cb();
+      } catch (e) {
+        // set at once: the blob side must not write into a chain that is being torn down
+        innerError ??= e;
+        cb(e as Error);
+      }
+    },
+    final(cb) {
+      try {
+        reader.finish();
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
   });
 
   // The inner chain (decompress → untar) reads what the outer chain (blob → verifier) writes
   // into it. If the inner chain fails, the outer one keeps draining the blob into the
   // verifier so the digest can still be judged.
-  let innerError: unknown;
-  let innerStage = 'untar' as 'decompress' | 'untar';
-  decompressor.once('error', (e) => {
-    if (innerError === undefined) innerStage = 'decompress';
-    innerError ??= e;
-  });
-  const inner = pipeline(decompressor, extract, { signal: opts.signal }).catch((e: unknown) => {
-    innerError ??= e;
+  const inner = pipeline(decompressor, untar, { signal: opts.signal }).catch((e: unknown) => {
+    // after the end marker the decompressor is destroyed on purpose: only a limit or a real abort counts then
+    if (!tarEnded || e instanceof DrydockError || opts.signal?.aborted) innerError ??= e;
   });
   const sink = new Writable({
     highWaterMark: 256 * 1024,
     write(chunk: Buffer, _enc, cb) {
       if (innerError !== undefined) return fatalInner(cb);
+      // after the end marker, or once the inner chain has failed, the rest is only hashed
+      if (tarEnded || decompressor.destroyed || decompressor.writableEnded) return cb();
       if (decompressor.write(chunk)) return cb();
       const resume = () => {
         decompressor.off('drain', resume);
@@ -184,7 +243,7 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
       decompressor.on('close', resume);
     },
     final(cb) {
-      if (innerError === undefined) decompressor.end();
+      if (innerError === undefined && !tarEnded) decompressor.end();
       inner.then(() => fatalInner(cb), cb);
     },
   });
@@ -198,14 +257,15 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
     await pipeline(raw, verifier, sink, { signal: opts.signal });
   } catch (e) {
     decompressor.destroy();
-    extract.destroy();
+    untar.destroy();
     throw toDrydockError(e, 'NETWORK', context);
   }
   result.stats.compressedBytes = verifier.bytes;
   if (innerError !== undefined) {
     if (innerError instanceof DrydockError) throw innerError.withContext(context);
     const msg = innerError instanceof Error ? innerError.message : String(innerError);
-    const what = innerStage === 'decompress' ? `corrupt ${compression} stream` : 'corrupt or truncated tar archive';
+    // Tar faults are told apart by type: a pipeline destroys every stage with the first error.
+    const what = innerError instanceof TarError ? 'corrupt or truncated tar archive' : `corrupt ${compression} stream`;
     throw new DrydockError('CORRUPT_LAYER', `${what}: ${msg}`, { context, cause: innerError });
   }
   return result;
