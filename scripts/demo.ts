@@ -42,7 +42,7 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ['bin/drydock.mjs', 'scan', reference, ...extra], {
       stdio: 'inherit',
-      env: { ...process.env, DRYDOCK_REGISTRY_USERNAME: 'demo', DRYDOCK_REGISTRY_PASSWORD: 'demo-password' },
+      env: { ...process.env, DRYDOCK_REGISTRY_HOST: registry.host, DRYDOCK_REGISTRY_USERNAME: 'demo', DRYDOCK_REGISTRY_PASSWORD: 'demo-password' },
     });
     child.on('close', (c) => resolve(c ?? 1));
   });

@@ -36,6 +36,7 @@ import { distroQualifier } from './distro.js';
 import { normalizeLicense, normalizeLicenses } from './license.js';
 import type { CatalogContext, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
 import { FileIssues, textOf } from './file-issues.js';
+import { MAX_PATH_LENGTH } from './limits.js';
 
 /** apk-tools 2 (and 3 without usr-merge), then apk-tools 3's own location. */
 const INSTALLED_PATHS = ['/lib/apk/db/installed', '/usr/lib/apk/db/installed'];
@@ -85,6 +86,8 @@ interface Stanza {
   files: string[];
   /** why the stanza cannot be read (it is then skipped whole) */
   error?: string;
+  /** R lines not listed as owned files: their path would be longer than MAX_PATH_LENGTH */
+  longPaths?: number;
 }
 
 function readInstalledFile(file: ViewFile, distro: Distro | undefined, out: CatalogResult, ownership: Ownership): void {
@@ -115,6 +118,9 @@ function readInstalledFile(file: ViewFile, distro: Distro | undefined, out: Cata
     }
     out.packages.push(pkg);
     if (stanza.files.length > 0) ownership.push({ owner: pkg, paths: stanza.files });
+    if (stanza.longPaths) {
+      issue(`stanza at line ${stanza.line} (package "${truncate(record.name)}"): ${stanza.longPaths} file(s) with a path longer than ${MAX_PATH_LENGTH} characters not listed as its files (limit maxPathLength ${MAX_PATH_LENGTH})`);
+    }
   }
   issues.close();
 }
@@ -131,7 +137,8 @@ function parseStanzas(text: string): Stanza[] {
   let files = new Set<string>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).replace(/\r$/, '');
+    let line = lines[i] as string;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
     const lineNo = i + 1;
     if (line.length < 2 || line.trim() === '') {
       current = undefined;
@@ -152,7 +159,9 @@ function parseStanzas(text: string): Stanza[] {
     const value = line.slice(2);
     switch (letter) {
       case 'F':
-        dir = value;
+        // normalised once per directory, not once per file in it; a directory past the path
+        // limit is kept as is (its files are only counted)
+        dir = value.length + 1 > MAX_PATH_LENGTH ? value : posix.join('/', value).replace(/(.)\/$/, '$1');
         break;
       case 'R': {
         if (dir === undefined) {
@@ -161,7 +170,12 @@ function parseStanzas(text: string): Stanza[] {
         }
         // a file name, never a path of its own ("", ".", "..", "a/b" name no file apk installs)
         if (value === '' || value === '.' || value === '..' || value.includes('/')) break;
-        const path = posix.join('/', dir, value);
+        // Bounded before it is built: a 1 MiB F: line and many R: lines must not make R × F bytes.
+        if (dir.length + value.length + 1 > MAX_PATH_LENGTH) {
+          current.longPaths = (current.longPaths ?? 0) + 1;
+          break;
+        }
+        const path = dir === '/' ? `/${value}` : `${dir}/${value}`;
         if (!files.has(path)) {
           files.add(path);
           current.files.push(path);

@@ -37,6 +37,7 @@
 import { PackageURL } from 'packageurl-js';
 import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
 import { FileIssues, textOf } from './file-issues.js';
+import { JsonDepthError, parseJsonBounded } from './json.js';
 
 const DEPS_GLOB = '**/*.deps.json';
 
@@ -68,9 +69,9 @@ function readDepsFile(file: ViewFile, out: CatalogResult): void {
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(textOf(file));
+    doc = parseJsonBounded(textOf(file));
   } catch (e) {
-    issue(`not valid JSON: ${(e as Error).message}`);
+    issue(e instanceof JsonDepthError ? `${e.message}: not read` : `not valid JSON: ${(e as Error).message}`);
     return;
   }
   if (!isObject(doc) || !isObject(doc.libraries)) {

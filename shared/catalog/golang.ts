@@ -8,6 +8,7 @@
  */
 import { PackageURL } from 'packageurl-js';
 import type { CatalogResult, Cataloger, ContentProbe, FileView, Package, ProbeReader, ViewFile } from './types.js';
+import { parseJsonBounded } from './json.js';
 
 const MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -116,7 +117,8 @@ export const goBinaryCataloger: Cataloger = {
     for (const file of view.probed?.(goBuildInfoProbe) ?? []) {
       let info: BuildInfo;
       try {
-        info = JSON.parse(file.content.toString('utf8')) as BuildInfo;
+        info = parseJsonBounded(file.content.toString('utf8')) as BuildInfo;
+        if (typeof info !== 'object' || info === null) throw new Error('not an object');
       } catch {
         result.issues.push({ cataloger: 'go-binary', path: file.path, layer: file.layer, message: 'unreadable Go build info' });
         continue;
@@ -125,7 +127,7 @@ export const goBinaryCataloger: Cataloger = {
         result.issues.push({ cataloger: 'go-binary', path: file.path, layer: file.layer, message: 'Go binary built before Go 1.18: its module list cannot be read from a stream; not inventoried' });
         continue;
       }
-      result.packages.push(...packagesOf(info, file));
+      for (const p of packagesOf(info, file)) result.packages.push(p);
     }
     return result;
   },

@@ -2,7 +2,9 @@
  * The catalogers Drydock runs, as an explicit list: adding a format is one module and one
  * line here. Running them detects the distribution first (catalogers use it for package
  * URLs), then collects every cataloger's packages and issues; a cataloger that throws
- * becomes an issue, never a failed scan.
+ * becomes an issue, never a failed scan. A throw is confined to the file it happened on:
+ * the file whose content the cataloger read last is set aside (an issue names it) and the
+ * cataloger runs again without it, so one hostile file cannot hide the packages beside it.
  */
 import { apkCataloger } from './apk.js';
 import { distroDetector, distroQualifier } from './distro.js';
@@ -16,7 +18,8 @@ import { pythonCataloger } from './python.js';
 import { rubyCataloger } from './ruby.js';
 import { rpmCataloger } from './rpm/index.js';
 import { rustBinaryCataloger } from './rust.js';
-import type { CatalogIssue, Cataloger, Distro, FileView, Package, PackageRef, PathNeeds } from './types.js';
+import { MAX_FAILED_FILES } from './limits.js';
+import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, ContentProbe, Distro, FileView, Package, PackageRef, PathNeeds, ViewFile } from './types.js';
 
 /** OS catalogers first (their file ownership is applied to what the others find), each kind in this order. */
 export const catalogers: readonly Cataloger[] = [
@@ -66,7 +69,7 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
   const ordered = [...list].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
   for (const cataloger of ordered) {
     try {
-      const result = cataloger.catalog(view, distro ? { distro } : {});
+      const result = catalogConfined(cataloger, view, distro ? { distro } : {});
       for (const p of result.packages) {
         p.foundBy = cataloger.name;
         if (cataloger.kind === 'os' && distro) p.distro ??= distroQualifier(distro);
@@ -84,14 +87,93 @@ export function runCatalogers(view: FileView, list: readonly Cataloger[] = catal
           for (const p of [path, real(path)]) if (p && !owners.has(p)) owners.set(p, ref);
         }
       }
-      packages.push(...result.packages);
-      issues.push(...result.issues);
+      // no spreading: a view may hold hundreds of thousands of packages
+      for (const p of result.packages) packages.push(p);
+      for (const i of result.issues) issues.push(i);
     } catch (e) {
       issues.push(thrown(cataloger.name, e));
     }
   }
   packages.sort(comparePackages);
   return distro ? { distro, packages, issues } : { packages, issues };
+}
+
+/**
+ * Runs one cataloger, confining a throw to one file: the file whose content it read last
+ * is left out (recorded as an issue naming its path and layer) and the cataloger runs
+ * again on the rest of the view. A throw with no file to blame (none read yet, the view
+ * itself failing, or a file already left out) is the cataloger's: thrown on, unless files
+ * were left out already, and then, as after MAX_FAILED_FILES files, the cataloger gives
+ * up on the view: no packages, the issues so far plus one that says why.
+ */
+export function catalogConfined(cataloger: Cataloger, view: FileView, ctx: CatalogContext): CatalogResult {
+  const excluded = new Set<string>();
+  const failures: CatalogIssue[] = [];
+  for (;;) {
+    const tracked = trackingView(view, excluded);
+    try {
+      const result = cataloger.catalog(tracked.view, ctx);
+      if (failures.length === 0) return result;
+      return { ...result, issues: failures.concat(result.issues) };
+    } catch (e) {
+      // A failure of the view itself is nobody's file: the cataloger's issue as a whole.
+      const culprit = tracked.viewFailed() ? undefined : tracked.last();
+      if (!culprit || excluded.has(culprit.path) || excluded.size >= MAX_FAILED_FILES) {
+        if (excluded.size === 0) throw e;
+        const more = excluded.size >= MAX_FAILED_FILES ? `after ${excluded.size} files failed (limit maxFailedFiles ${MAX_FAILED_FILES}), ` : '';
+        failures.push({ cataloger: cataloger.name, path: '/', message: `${cataloger.name} failed: ${more}no packages from it: ${describe(e)}` });
+        return { packages: [], issues: failures };
+      }
+      excluded.add(culprit.path);
+      failures.push({ cataloger: cataloger.name, path: culprit.path, layer: culprit.layer, message: `${cataloger.name} failed on this file, which was left out: ${describe(e)}` });
+    }
+  }
+}
+
+/** A view without the `excluded` paths that remembers which file's content was read last. */
+function trackingView(view: FileView, excluded: ReadonlySet<string>): { view: FileView; last(): ViewFile | undefined; viewFailed(): boolean } {
+  let last: ViewFile | undefined;
+  let failed = false;
+  const guard = <T>(call: () => T): T => {
+    try {
+      return call();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  };
+  const wrap = (file: ViewFile): ViewFile => {
+    const out: ViewFile = {
+      path: file.path,
+      mode: file.mode,
+      layer: file.layer,
+      get content() {
+        last = file;
+        return file.content;
+      },
+    };
+    if (file.truncated !== undefined) out.truncated = file.truncated;
+    return out;
+  };
+  const keep = (files: ViewFile[]): ViewFile[] => {
+    const out: ViewFile[] = [];
+    for (const f of files) if (!excluded.has(f.path)) out.push(wrap(f));
+    return out;
+  };
+  const tracked: FileView = {
+    get(path) {
+      const file = guard(() => view.get(path));
+      return file && !excluded.has(file.path) ? wrap(file) : undefined;
+    },
+    glob: (pattern) => keep(guard(() => view.glob(pattern))),
+  };
+  if (view.probed) tracked.probed = (probe: ContentProbe) => keep(guard(() => view.probed!(probe)));
+  if (view.realPath) tracked.realPath = (path) => guard(() => view.realPath!(path));
+  return { view: tracked, last: () => last, viewFailed: () => failed };
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** The view's real path of a file, resolving each directory once (package lists hold tens of thousands of paths). */

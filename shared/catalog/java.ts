@@ -36,6 +36,7 @@ import { Inflate } from 'fflate';
 import { PackageURL } from 'packageurl-js';
 import { normalizeLicense } from './license.js';
 import type { CatalogIssue, CatalogResult, Cataloger, ContentProbe, FileView, Package, ProbeReader, ViewFile } from './types.js';
+import { parseJsonBounded } from './json.js';
 
 const NAME = 'java';
 
@@ -85,7 +86,7 @@ export function createJavaCataloger(limits: Partial<JavaArchiveLimits> = {}): Ca
     catalog(view: FileView): CatalogResult {
       const result: CatalogResult = { packages: [], issues: [] };
       for (const file of view.probed?.(probe) ?? []) {
-        const found = JSON.parse(file.content.toString('utf8')) as CatalogResult;
+        const found = parseJsonBounded(file.content.toString('utf8')) as CatalogResult;
         for (const p of found.packages) result.packages.push({ ...p, layer: file.layer });
         for (const i of found.issues) result.issues.push({ ...i, layer: file.layer });
       }
@@ -180,8 +181,8 @@ class ArchiveScan {
       const { count, first } = this.overBudget;
       this.issue(first, `inflated-bytes limit (${this.limits.maxInflatedBytes} bytes for one archive and those inside it) reached: ${count} entr${count === 1 ? 'y' : 'ies'} not read, from ${first} on`, true);
     }
-    out.packages.push(...this.packages.values());
-    out.issues.push(...this.issues);
+    for (const p of this.packages.values()) out.packages.push(p);
+    for (const i of this.issues) out.issues.push(i);
     if (this.issueCount > MAX_ISSUES_PER_ARCHIVE) {
       out.issues.push({ cataloger: NAME, path: file.path, layer: file.layer, message: `${this.issueCount - MAX_ISSUES_PER_ARCHIVE} more issues in this archive not listed` });
     }

@@ -62,6 +62,8 @@ import { PackageURL } from 'packageurl-js';
 import { normalizeLicenses } from './license.js';
 import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
 import { FileIssues, textOf } from './file-issues.js';
+import { JsonDepthError, parseJsonBounded } from './json.js';
+import { MAX_LOCK_TREE_DEPTH, MAX_NODE_MODULES_DEPTH, MAX_PATH_LENGTH } from './limits.js';
 
 const NAME = 'npm';
 /** A package's own manifest in a node_modules directory (the walker's need). */
@@ -88,9 +90,17 @@ export const npmCataloger: Cataloger = {
     const installed = new Set<string>();
     /** project directory → the lockfile npm would read there */
     const lockfiles = new Map<string, ViewFile>();
+    /** manifests nested deeper than MAX_NODE_MODULES_DEPTH: counted, one issue names the first */
+    let tooDeep: { file: ViewFile; count: number } | undefined;
     for (const file of view.glob(VIEW_GLOB)) {
       const place = classify(file.path);
       if (!place) continue;
+      if (place.depth > MAX_NODE_MODULES_DEPTH) {
+        if (tooDeep) tooDeep.count++;
+        else tooDeep = { file, count: 1 };
+        installed.add(place.project);
+        continue;
+      }
       if (place.kind === 'lockfile') {
         // npm-shrinkwrap.json wins over package-lock.json in the same directory.
         if (!lockfiles.has(place.project) || posix.basename(file.path) === SHRINKWRAP) lockfiles.set(place.project, file);
@@ -103,11 +113,21 @@ export const npmCataloger: Cataloger = {
       if (installed.has(project) || view.get(posix.join(project, 'node_modules', HIDDEN_LOCKFILE))) continue;
       readLockfile(file, project, result);
     }
+    if (tooDeep) {
+      const { file, count } = tooDeep;
+      result.issues.push({
+        cataloger: NAME,
+        path: file.path,
+        layer: file.layer,
+        message: `${count} package manifest(s) nested in more than ${MAX_NODE_MODULES_DEPTH} node_modules directories not read (limit maxNodeModulesDepth ${MAX_NODE_MODULES_DEPTH}), this one among them`,
+      });
+    }
     return result;
   },
 };
 
-type Place = { kind: 'manifest' | 'hidden-lockfile' | 'lockfile'; project: string };
+/** depth: how many node_modules directories the path goes through */
+type Place = { kind: 'manifest' | 'hidden-lockfile' | 'lockfile'; project: string; depth: number };
 
 /**
  * What a path the view glob returned is: a package's own manifest, a hidden lockfile or a
@@ -116,20 +136,27 @@ type Place = { kind: 'manifest' | 'hidden-lockfile' | 'lockfile'; project: strin
  * node_modules/.cache/package.json, node_modules/@scope/package.json).
  */
 function classify(path: string): Place | undefined {
+  // One split and one pass: linear in the path however deep node_modules are nested.
   const parts = path.split('/');
   const n = parts.length;
   const base = parts[n - 1];
-  const first = parts.indexOf('node_modules');
-  const project = first === -1 ? undefined : parts.slice(0, first).join('/') || '/';
-  if (base === PACKAGE_LOCK || base === SHRINKWRAP) return first === -1 ? { kind: 'lockfile', project: posix.dirname(path) } : undefined;
-  if (project === undefined) return undefined;
-  if (base === HIDDEN_LOCKFILE) return parts[n - 2] === 'node_modules' ? { kind: 'hidden-lockfile', project } : undefined;
+  let first = -1;
+  let depth = 0;
+  for (let i = 0; i < n; i++) {
+    if (parts[i] !== 'node_modules') continue;
+    if (first === -1) first = i;
+    depth++;
+  }
+  if (base === PACKAGE_LOCK || base === SHRINKWRAP) return first === -1 ? { kind: 'lockfile', project: posix.dirname(path), depth } : undefined;
+  if (first === -1) return undefined;
+  const project = parts.slice(0, first).join('/') || '/';
+  if (base === HIDDEN_LOCKFILE) return parts[n - 2] === 'node_modules' ? { kind: 'hidden-lockfile', project, depth } : undefined;
   if (base !== 'package.json') return undefined;
   const dir = parts[n - 2] ?? '';
   if (dir === '' || dir.startsWith('.') || dir.startsWith('@')) return undefined;
-  if (parts[n - 3] === 'node_modules') return { kind: 'manifest', project };
+  if (parts[n - 3] === 'node_modules') return { kind: 'manifest', project, depth };
   const scope = parts[n - 3] ?? '';
-  if (parts[n - 4] === 'node_modules' && scope.length > 1 && scope.startsWith('@')) return { kind: 'manifest', project };
+  if (parts[n - 4] === 'node_modules' && scope.length > 1 && scope.startsWith('@')) return { kind: 'manifest', project, depth };
   return undefined;
 }
 
@@ -194,18 +221,29 @@ function readPackagesMap(packages: Record<string, unknown>, file: ViewFile, proj
 
 /** lockfileVersion 1: the nested `dependencies` tree (read without recursion: depth is the file's to choose). */
 function readDependencyTree(root: Record<string, unknown>, file: ViewFile, project: string, out: CatalogResult, issue: (m: string) => void): void {
-  const stack: Array<{ deps: Record<string, unknown>; dir: string }> = [{ deps: root, dir: project }];
+  type Level = { deps: Record<string, unknown>; dir: string; depth: number };
+  const stack: Level[] = [{ deps: root, dir: project, depth: 1 }];
+  const prefix = project === '/' ? 1 : project.length + 1;
   while (stack.length > 0) {
-    const { deps, dir } = stack.pop() as { deps: Record<string, unknown>; dir: string };
-    const children: Array<{ deps: Record<string, unknown>; dir: string }> = [];
+    const { deps, dir, depth } = stack.pop() as Level;
+    const children: Level[] = [];
     for (const [key, entry] of Object.entries(deps)) {
+      // Every install path is built once from its parent's, and both are bounded: the tree's
+      // depth by MAX_LOCK_TREE_DEPTH, each path by MAX_PATH_LENGTH (linear in the file).
       const installPath = posix.join(dir, 'node_modules', key);
-      const where = `"${truncate(posix.relative(project, installPath))}"`;
+      const where = `"${truncate(installPath.slice(prefix))}"`;
+      if (installPath.length > MAX_PATH_LENGTH) {
+        issue(`entry ${where}: install path longer than ${MAX_PATH_LENGTH} characters (limit maxPathLength ${MAX_PATH_LENGTH}): it and its dependencies not read`);
+        continue;
+      }
       if (!isObject(entry)) {
         issue(`entry ${where} is not an object`);
         continue;
       }
-      if (isObject(entry.dependencies)) children.push({ deps: entry.dependencies, dir: installPath });
+      if (isObject(entry.dependencies)) {
+        if (depth >= MAX_LOCK_TREE_DEPTH) issue(`entry ${where}: dependencies nested more than ${MAX_LOCK_TREE_DEPTH} levels deep (limit maxLockTreeDepth ${MAX_LOCK_TREE_DEPTH}): not read`);
+        else children.push({ deps: entry.dependencies, dir: installPath, depth: depth + 1 });
+      }
       let version = typeof entry.version === 'string' ? entry.version.trim() : '';
       if (version === '') {
         issue(`entry ${where} has no "version"`);
@@ -232,7 +270,7 @@ function readDependencyTree(root: Record<string, unknown>, file: ViewFile, proje
       else out.packages.push(made);
     }
     // depth-first, in file order
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as { deps: Record<string, unknown>; dir: string });
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as Level);
   }
 }
 
@@ -296,9 +334,9 @@ function parseJson(file: ViewFile): Record<string, unknown> | string {
   if (file.truncated) return `file truncated after ${file.content.length} bytes: not read`;
   let json: unknown;
   try {
-    json = JSON.parse(textOf(file));
+    json = parseJsonBounded(textOf(file));
   } catch (e) {
-    return `invalid JSON: ${(e as Error).message}`;
+    return e instanceof JsonDepthError ? `${e.message}: not read` : `invalid JSON: ${(e as Error).message}`;
   }
   return isObject(json) ? json : 'not a JSON object';
 }

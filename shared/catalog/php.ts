@@ -27,6 +27,7 @@ import { PackageURL } from 'packageurl-js';
 import { normalizeLicenses } from './license.js';
 import type { CatalogResult, Cataloger, FileView, Package, ViewFile } from './types.js';
 import { FileIssues, textOf } from './file-issues.js';
+import { JsonDepthError, parseJsonBounded } from './json.js';
 
 const INSTALLED_GLOB = '**/vendor/composer/installed.json';
 
@@ -55,9 +56,9 @@ function readInstalledFile(file: ViewFile, out: CatalogResult): void {
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(textOf(file));
+    doc = parseJsonBounded(textOf(file));
   } catch (e) {
-    issue(`not valid JSON: ${(e as Error).message}`);
+    issue(e instanceof JsonDepthError ? `${e.message}: not read` : `not valid JSON: ${(e as Error).message}`);
     return;
   }
 

@@ -68,7 +68,9 @@ export function parseCoreMetadata(text: string): { fields: CoreMetadata; complet
   let current: { name: string; first: string; rest: string[] } | undefined;
   const flush = (): void => {
     if (!current) return;
-    const value = [current.first, ...dedent(current.rest)].join('\n').trim();
+    // No spreading: a field may have millions of continuation lines.
+    const rest = dedent(current.rest);
+    const value = (rest.length > 0 ? `${current.first}\n${rest.join('\n')}` : current.first).trim();
     const values = fields.get(current.name);
     if (values) values.push(value);
     else fields.set(current.name, [value]);
@@ -253,8 +255,9 @@ function sitePackagesOf(path: string): string {
 
 /** Lines with their common leading whitespace removed (whitespace-only lines become empty). */
 function dedent(lines: string[]): string[] {
-  const indents = lines.filter((l) => l.trim() !== '').map((l) => (/^[ \t]*/.exec(l) as RegExpExecArray)[0].length);
-  const cut = indents.length > 0 ? Math.min(...indents) : 0;
+  let cut = Infinity;
+  for (const l of lines) if (l.trim() !== '') cut = Math.min(cut, (/^[ \t]*/.exec(l) as RegExpExecArray)[0].length);
+  if (cut === Infinity) cut = 0;
   return lines.map((l) => (l.trim() === '' ? '' : l.slice(cut).trimEnd()));
 }
 

@@ -355,7 +355,9 @@ class RubyLiteralReader {
 
 function codePoints(hex: string[]): string | undefined {
   try {
-    return String.fromCodePoint(...hex.map((h) => parseInt(h, 16)));
+    let out = '';
+    for (const h of hex) out += String.fromCodePoint(parseInt(h, 16)); // no spreading: the list is the file's to choose
+    return out;
   } catch {
     return undefined;
   }

@@ -9,6 +9,7 @@
 import { inflateSync, constants as zlibConstants } from 'node:zlib';
 import { PackageURL } from 'packageurl-js';
 import type { CatalogResult, Cataloger, ContentProbe, FileView, Package, ProbeReader, ViewFile } from './types.js';
+import { parseJsonBounded } from './json.js';
 
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const JSON_START = Buffer.from('{"packages":[');
@@ -105,7 +106,7 @@ export const rustBinaryCataloger: Cataloger = {
     for (const file of view.probed?.(cargoAuditableProbe) ?? []) {
       let doc: { packages?: unknown };
       try {
-        doc = JSON.parse(file.content.toString('utf8')) as { packages?: unknown };
+        doc = (parseJsonBounded(file.content.toString('utf8')) ?? {}) as { packages?: unknown };
       } catch (e) {
         result.issues.push({ cataloger: 'rust-binary', path: file.path, layer: file.layer, message: `cargo-auditable data is not JSON: ${(e as Error).message}` });
         continue;
@@ -115,9 +116,9 @@ export const rustBinaryCataloger: Cataloger = {
         continue;
       }
       for (const p of doc.packages as AuditPackage[]) {
-        const pkg = toPackage(p, file);
+        const pkg = typeof p === 'object' && p !== null ? toPackage(p, file) : undefined;
         if (pkg) result.packages.push(pkg);
-        else result.issues.push({ cataloger: 'rust-binary', path: file.path, layer: file.layer, message: `cargo-auditable entry without a name and version: ${JSON.stringify(p).slice(0, 200)}` });
+        else result.issues.push({ cataloger: 'rust-binary', path: file.path, layer: file.layer, message: `cargo-auditable entry without a name and version: ${String(JSON.stringify(p)).slice(0, 200)}` });
       }
     }
     return result;

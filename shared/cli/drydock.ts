@@ -1,3 +1,24 @@
 import { main } from './main.js';
 
+/**
+ * `drydock scan … | head -3`: once the reader is gone, writes to stdout fail with EPIPE,
+ * emitted as an 'error' event that, unhandled, would end the process with a stack trace
+ * and exit code 1 (which means "findings"). A closed stdout or stderr is not the scan's
+ * fault: further output is dropped and the process exits with the command's own code.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED' || e.code === 'ECONNRESET') return;
+    // Any other failure to write the output is a scan error (exit 3), said once and without a stack.
+    process.exitCode = 3;
+    try {
+      process.stderr.write(`drydock: cannot write output: ${e.message}\n`);
+    } catch {
+      // stderr is gone as well
+    }
+  });
+}
+
+endQuietlyOnClosedPipe(process.stdout);
+endQuietlyOnClosedPipe(process.stderr);
 process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });

@@ -14,10 +14,10 @@ import { bundleDigest, evaluatePolicy, loadDefaultBundle, parseBundle } from '..
 import type { PolicyResult } from '../policy/types.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { DrydockError, isDrydockError } from '../errors.js';
-import { chainCredentials, dockerConfigCredentials, staticCredentials, type CredentialProvider } from '../image/auth.js';
+import { chainCredentials, dockerConfigCredentials, envCredentials, type CredentialProvider } from '../image/auth.js';
 import { openSource } from '../image/open.js';
 import { parsePlatform } from '../image/platform.js';
-import type { LayerLimits } from '../layers/extract.js';
+import { limitsFromEnv, parseLimits, type LayerLimits } from '../layers/extract.js';
 import { renderJson } from '../report/json.js';
 import { renderPolicy, renderTable } from '../report/table.js';
 import { scanImage, type ImageInventory } from '../scan.js';
@@ -45,6 +45,8 @@ Options:
       --platform <os/arch[/variant]>   platform to pick from an index (default linux/amd64)
       --all-platforms         scan every platform of an index
       --insecure-registry <host>       allow plain http to this registry (repeatable)
+      --registry-timeout <s>  fail a registry request after <s> seconds without an answer or a byte
+                              (default 30; each transfer also has a total bound: 30 s + 1 s per 64 KiB)
       --cache-dir <dir>       layer cache (default $DRYDOCK_CACHE_DIR or ~/.cache/drydock)
       --no-cache              read every layer, keep nothing
       --concurrency <n>       layers read at once (default 2)
@@ -52,6 +54,8 @@ Options:
       --max-entries <n>       tar entries per layer (default 2000000)
       --max-file-bytes <n>    bytes read of one needed file (default 64 MiB)
       --max-layers <n>        layers per image (default 256)
+      --limit <name=value>    any scan limit, e.g. maxKeptBytes=256M, maxExpansionRatio=200 (repeatable;
+                              also DRYDOCK_LIMIT_<NAME>, e.g. DRYDOCK_LIMIT_MAX_KEPT_BYTES)
 
 Vulnerabilities:
       --advisories <path>     match against these advisories (repeatable): a directory of OSV JSON,
@@ -82,7 +86,8 @@ usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [-
 usage: drydock submit | results | images | rescan  (against a deployed stack; drydock submit --help)
        drydock feeds sync --stack   runs the stack's feed-sync from here (advisories table, events)
 
-Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD, else ~/.docker/config.json;
+Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD for the registry host(s) in
+DRYDOCK_REGISTRY_HOST (never sent to any other), else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 
 Exit codes: 0 success / policy pass, 1 policy fail or a finding at or above --fail-on,
@@ -115,6 +120,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         platform: { type: 'string' },
         'all-platforms': { type: 'boolean', default: false },
         'insecure-registry': { type: 'string', multiple: true },
+        'registry-timeout': { type: 'string' },
         'cache-dir': { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
         concurrency: { type: 'string' },
@@ -122,6 +128,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         'max-entries': { type: 'string' },
         'max-file-bytes': { type: 'string' },
         'max-layers': { type: 'string' },
+        limit: { type: 'string', multiple: true },
         advisories: { type: 'string', multiple: true },
         'fail-on': { type: 'string' },
         'ignore-unfixed': { type: 'boolean', default: false },
@@ -149,7 +156,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   let progress: TerminalProgress | undefined;
   try {
-    const limits: Partial<LayerLimits> = {};
+    const limits: Partial<LayerLimits> = { ...limitsFromEnv(io.env), ...parseLimits(o.limit ?? []) };
     const num = (name: string, v: string | undefined) => (v === undefined ? undefined : positiveInt(name, v));
     const setLimit = (k: keyof LayerLimits, flag: string, v: string | undefined) => {
       const n = num(flag, v);
@@ -165,7 +172,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     // The bundle is read before the image: a bad bundle fails fast, and nothing is downloaded for nothing.
     const bundle = o.policy === undefined ? undefined : o.policy === 'default' ? loadDefaultBundle() : parseBundle(await readBundleFile(o.policy), o.policy);
     const collector = bundle ? policyCollector(o['secret-pattern'] ?? []) : undefined;
-    const source = await openSource(image, { insecureRegistries: o['insecure-registry'] ?? [], credentials: credentials(io.env) });
+    const registryTimeout = num('--registry-timeout', o['registry-timeout']);
+    const source = await openSource(image, {
+      insecureRegistries: o['insecure-registry'] ?? [],
+      credentials: credentials(io.env),
+      ...(registryTimeout !== undefined ? { registryTimeouts: { idleMs: registryTimeout * 1000 } } : {}),
+    });
     const cacheDir = cacheDirOf(o['cache-dir'], io.env);
     const cache = o['no-cache'] ? undefined : new DirLayerCache(join(cacheDir, 'layers'));
     progress = !o.quiet && io.stderr.isTTY ? new TerminalProgress(io.stderr) : undefined;
@@ -222,7 +234,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       io.stderr.write(`drydock: ${e.code}: ${e.message}\n`);
       return e.code === 'CONFIG' ? EXIT.usage : EXIT.scanError;
     }
-    io.stderr.write(`drydock: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    // A bug, not the image's fault: named in one line; the stack only when asked for.
+    const err = e instanceof Error ? e : new Error(String(e));
+    io.stderr.write(io.env.DRYDOCK_DEBUG ? `drydock: unexpected error: ${err.stack ?? err.message}\n` : `drydock: unexpected error: ${err.name}: ${err.message} (DRYDOCK_DEBUG=1 shows where)\n`);
     return EXIT.scanError;
   }
 }
@@ -365,8 +379,7 @@ function positiveInt(flag: string, v: string): number {
 
 /** Explicit credentials from the environment first, then Docker's config file (ECR hosts fall back to ECR tokens). */
 function credentials(env: NodeJS.ProcessEnv): CredentialProvider {
-  const user = env.DRYDOCK_REGISTRY_USERNAME;
-  const pass = env.DRYDOCK_REGISTRY_PASSWORD;
+  const fromEnv = envCredentials(env); // bound to DRYDOCK_REGISTRY_HOST
   const docker = dockerConfigCredentials();
-  return user && pass ? chainCredentials(staticCredentials(user, pass), docker) : docker;
+  return fromEnv ? chainCredentials(fromEnv, docker) : docker;
 }

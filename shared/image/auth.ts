@@ -28,6 +28,35 @@ export function staticCredentials(username: string, password: string): Credentia
   return { get: async () => creds };
 }
 
+/**
+ * Credentials bound to the registries they were given for: answered only for those hosts
+ * (compared as Docker config keys are: scheme and path dropped, lower case, Docker Hub's
+ * names as one), so a registry named by an image, a redirect or a token realm elsewhere
+ * never sees them.
+ */
+export function hostCredentials(hosts: readonly string[], username: string, password: string): CredentialProvider {
+  const creds: Credentials = { username, password };
+  const keys = new Set(hosts.map(registryKey).filter(Boolean));
+  return { get: async (registry) => (keys.has(registryKey(registry)) ? creds : undefined) };
+}
+
+/**
+ * The credentials the environment gives: DRYDOCK_REGISTRY_USERNAME and _PASSWORD for the
+ * registries in DRYDOCK_REGISTRY_HOST (host[:port], comma-separated). Undefined when no
+ * username and password are set; a CONFIG error when they are set without a host, since
+ * credentials offered to any registry that asks are credentials given away.
+ */
+export function envCredentials(env: Record<string, string | undefined>): CredentialProvider | undefined {
+  const user = env.DRYDOCK_REGISTRY_USERNAME;
+  const pass = env.DRYDOCK_REGISTRY_PASSWORD;
+  if (!user || !pass) return undefined;
+  const hosts = (env.DRYDOCK_REGISTRY_HOST ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0) {
+    throw new DrydockError('CONFIG', 'DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD are set without DRYDOCK_REGISTRY_HOST: name the registry (host[:port], comma-separated for several) they are for; they are never sent to any other');
+  }
+  return hostCredentials(hosts, user, pass);
+}
+
 /** Asks each provider in turn; the first that has credentials for the registry wins. */
 export function chainCredentials(...providers: CredentialProvider[]): CredentialProvider {
   return {

@@ -6,6 +6,7 @@ import type { ImageSource } from '../ports/image-source.js';
 import { sha256Digest, verifyDigest } from './digest.js';
 import { MediaType } from './media-types.js';
 import { parseJson } from './oci-layout.js';
+import { asConfig, asObject } from './documents.js';
 import { TarIndex } from './tar-index.js';
 import type { Descriptor, FetchedManifest, ImageConfig, ImageManifest } from './types.js';
 
@@ -51,12 +52,21 @@ export class DockerArchiveSource implements ImageSource {
     }
     const list = parseJson(await this.tar.read('manifest.json'), 'manifest.json', this.ctx) as ArchiveEntry[];
     if (!Array.isArray(list) || list.length === 0) throw new DrydockError('INVALID_MANIFEST', 'manifest.json lists no image', { context: this.ctx });
+    list.forEach((e, i) => {
+      const o = asObject(e, `manifest.json entry ${i}`, this.ctx);
+      for (const f of ['RepoTags', 'Layers'] as const) {
+        const v = o[f];
+        if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+          throw new DrydockError('INVALID_MANIFEST', `manifest.json entry ${i} has "${f}" that is not an array of strings`, { context: this.ctx });
+        }
+      }
+    });
     const entry = this.select(list);
     if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers)) {
       throw new DrydockError('INVALID_MANIFEST', 'manifest.json entry needs Config and Layers', { context: this.ctx });
     }
     const configBytes = await this.read(entry.Config);
-    const config = parseJson(configBytes, entry.Config, this.ctx) as ImageConfig;
+    const config: ImageConfig = asConfig(parseJson(configBytes, entry.Config, this.ctx), `config ${entry.Config}`, this.ctx);
     const configDigest = sha256Digest(configBytes);
     this.paths.set(configDigest, entry.Config);
     const diffIds = config.rootfs?.diff_ids ?? [];

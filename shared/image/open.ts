@@ -4,12 +4,14 @@ import type { CredentialProvider } from './auth.js';
 import { DockerArchiveSource } from './docker-archive.js';
 import { OciLayoutSource } from './oci-layout.js';
 import { parseReference, type ImageReference } from './reference.js';
-import { RegistrySource } from './registry.js';
+import { RegistrySource, type RegistryTimeouts } from './registry.js';
 
 export interface OpenOptions {
   /** registries spoken to over plain http (loopback always may be) */
   insecureRegistries?: string[];
   credentials?: CredentialProvider;
+  /** time bounds on registry requests (defaults: DEFAULT_REGISTRY_TIMEOUTS) */
+  registryTimeouts?: Partial<RegistryTimeouts>;
 }
 
 /** The ImageSource for a reference string: a registry, an OCI layout or archive, a docker archive. */
@@ -26,6 +28,7 @@ export async function openSource(input: string | ImageReference, opts: OpenOptio
       return new RegistrySource(ref, {
         ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
         ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        ...(opts.registryTimeouts ? { timeouts: opts.registryTimeouts } : {}),
       });
     default:
       throw new DrydockError('BAD_REFERENCE', `unknown reference kind in ${JSON.stringify(ref)}`);

@@ -1,3 +1,4 @@
+import { maxHeaderSize } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
@@ -42,7 +43,41 @@ export interface RegistryClientOptions {
   fetch?: typeof fetch;
   /** the clock for token lifetimes; defaults to Date.now */
   now?: () => number;
+  /** how long the registry may keep us waiting (defaults: DEFAULT_REGISTRY_TIMEOUTS) */
+  timeouts?: Partial<RegistryTimeouts>;
+  /**
+   * Token servers on other hosts that may receive this registry's credentials, by registry
+   * host ("ghcr.io": ["auth.example.com"]); see KNOWN_TOKEN_HOSTS for the built-in pairs.
+   */
+  tokenHosts?: Record<string, string[]>;
 }
+
+/**
+ * Time bounds on every request and transfer. Only time spent waiting for the registry
+ * counts (a slow consumer of a blob stream is not the server's fault). A request fails
+ * with a NETWORK error (retryable: the job is redelivered later, not retried inside the
+ * call) that names the limit, when the server sends nothing for `idleMs` (no headers, or
+ * no next bytes of the body), or when waiting adds up to more than `totalFloorMs` plus the
+ * time the expected bytes take at `minBytesPerSecond` (a server trickling 1 byte/s).
+ */
+export interface RegistryTimeouts {
+  idleMs: number;
+  totalFloorMs: number;
+  minBytesPerSecond: number;
+}
+
+export const DEFAULT_REGISTRY_TIMEOUTS: RegistryTimeouts = { idleMs: 30_000, totalFloorMs: 30_000, minBytesPerSecond: 64 * 1024 };
+
+/**
+ * Registries whose token server lives on another host, by the registry's API host: their
+ * credentials may go to that host. Any other token realm off the registry's own host name
+ * gets the token request without credentials.
+ */
+export const KNOWN_TOKEN_HOSTS: Readonly<Record<string, readonly string[]>> = {
+  'registry-1.docker.io': ['auth.docker.io'],
+  'docker.io': ['auth.docker.io'],
+  'index.docker.io': ['auth.docker.io'],
+};
 
 /** What a HEAD on a manifest tells: enough to decide whether it changed. */
 export interface ManifestHead {
@@ -75,6 +110,9 @@ interface Call {
   /** e.g. "manifest 1.0 of app", "blob sha256:… of app" */
   what: string;
   signal: AbortSignal | undefined;
+  /** the size the answer has (a blob's descriptor size; sets the total time bound); else its Content-Length, up to `maxBytes` */
+  bytes?: number;
+  maxBytes?: number;
 }
 
 /** An Authorization value the client holds for one repository scope. */
@@ -83,6 +121,8 @@ interface Grant {
   /** whether credentials were sent to obtain it (decides the wording of a 401) */
   withCredentials: boolean;
   expiresAt: number;
+  /** the token server on another host the credentials were kept from */
+  withheldFrom?: string;
 }
 
 export class RegistryClient {
@@ -94,6 +134,7 @@ export class RegistryClient {
   private readonly userAgent: string;
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
+  private readonly timeouts: RegistryTimeouts;
   private readonly grants = new Map<string, Grant>();
   private readonly pendingGrants = new Map<string, Promise<Grant>>();
 
@@ -113,6 +154,10 @@ export class RegistryClient {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.fetchImpl = options.fetch ?? fetch;
     this.now = options.now ?? Date.now;
+    this.timeouts = { ...DEFAULT_REGISTRY_TIMEOUTS, ...options.timeouts };
+    for (const [k, v] of Object.entries(this.timeouts)) {
+      if (!(typeof v === 'number' && v > 0)) throw new DrydockError('CONFIG', `registry timeout ${k} must be a positive number, got ${String(v)}`);
+    }
   }
 
   /**
@@ -201,6 +246,7 @@ export class RegistryClient {
       context: { image: image ?? `${this.host}/${repo}${sep}${reference}` },
       what: `manifest ${reference} of ${this.host}/${repo}`,
       signal,
+      maxBytes: MAX_MANIFEST_BYTES,
     };
     if (!DIGEST.test(reference) && !TAG.test(reference)) {
       throw new DrydockError('BAD_REFERENCE', `"${reference}" is neither a tag nor a digest`, { context: call.context });
@@ -213,6 +259,7 @@ export class RegistryClient {
       context: { image: image ?? `${this.host}/${repo}`, layer: descriptor.digest },
       what: `blob ${descriptor.digest} of ${this.host}/${repo}`,
       signal,
+      bytes: typeof descriptor.size === 'number' && descriptor.size > 0 ? descriptor.size : 0,
     };
   }
 
@@ -249,7 +296,7 @@ export class RegistryClient {
         if (refused.some((c) => c.params.error === 'insufficient_scope')) {
           throw new DrydockError('DENIED', `${call.what}: the credentials are valid but not allowed to pull ${repo} (insufficient_scope)`, { context: call.context });
         }
-        throw this.unauthorized(grant.withCredentials, call);
+        throw this.unauthorized(grant.withCredentials, call, grant.withheldFrom);
       }
     }
     if (res.ok) return res;
@@ -292,15 +339,30 @@ export class RegistryClient {
     return withRetry(
       async (attempt): Promise<Attempt<Response>> => {
         const tries = `attempt ${attempt} of ${this.retry.attempts}`;
+        const watch = new Watchdog(call, url.host, this.timeouts);
         let res: Response;
         try {
-          res = await this.fetchImpl(url, { method, headers, redirect: 'manual', signal });
+          watch.wait('response headers');
+          res = await this.fetchImpl(url, { method, headers, redirect: 'manual', signal: watch.signal });
         } catch (e) {
+          watch.stop();
+          // Our own time bound first: it aborts the request through the same signal.
+          if (watch.fired) throw watch.fired;
           if (signal?.aborted || isAbort(e)) throw abortedError(context, e);
+          if (isHeaderOverflow(e)) {
+            throw new DrydockError(
+              'LIMIT_EXCEEDED',
+              `${call.what}: ${url.host} sent response headers larger than ${maxHeaderSize} bytes (header overflow; limit maxHeaderSize ${maxHeaderSize}, Node's --max-http-header-size); not retried`,
+              { context, cause: e },
+            );
+          }
           const err = new DrydockError('NETWORK', `${call.what}: cannot reach ${url.host} (${describe(e)}; ${tries})`, { context, cause: e });
           if (isTransientNetworkError(e)) return { retry: err };
           throw err;
         }
+        watch.got();
+        if (call.bytes === undefined) watch.expect(Math.min(Number(res.headers.get('content-length')) || 0, call.maxBytes ?? 0));
+        watchdogs.set(res, watch);
         if (res.status !== 429 && !RETRY_STATUSES.has(res.status)) return { value: res };
         await discard(res);
         const afterMs = parseRetryAfter(res.headers.get('retry-after'), this.now());
@@ -378,18 +440,22 @@ export class RegistryClient {
     }
     if (bearer.params.service) tokenUrl.searchParams.set('service', bearer.params.service);
     tokenUrl.searchParams.set('scope', scope);
-    const tokenCall: Call = { ...call, what: `token for ${scope} from ${tokenUrl.host}` };
+    const tokenCall: Call = { ...call, what: `token for ${scope} from ${tokenUrl.host}`, maxBytes: MAX_TOKEN_RESPONSE_BYTES };
+    // Credentials given for this registry go to its own host's token server (or a known
+    // pair), never to a realm elsewhere that any registry could name in its challenge.
+    const mayReceive = creds !== undefined && this.tokenHostAllowed(tokenUrl);
+    const withheldFrom = creds && !mayReceive ? tokenUrl.host : undefined;
     const { res } = await this.follow(
       tokenUrl,
       'GET',
       { accept: 'application/json' },
-      creds && basicAuthorization(creds),
+      mayReceive ? basicAuthorization(creds) : undefined,
       tokenUrl.origin,
       tokenCall,
     );
     if (!res.ok) {
       await discard(res);
-      if (res.status === 401) throw this.unauthorized(Boolean(creds), call);
+      if (res.status === 401) throw this.unauthorized(mayReceive, call, withheldFrom);
       throw this.statusError(res, tokenUrl, tokenCall);
     }
     const body = await readBody(res, MAX_TOKEN_RESPONSE_BYTES, tokenCall, () => {
@@ -399,11 +465,24 @@ export class RegistryClient {
     if (!answer) {
       throw new DrydockError('UNAUTHORIZED', `${tokenCall.what}: the token server answered without a token`, { context: call.context });
     }
-    return {
+    const grant: Grant = {
       authorization: `Bearer ${answer.token}`,
-      withCredentials: Boolean(creds),
+      withCredentials: mayReceive,
       expiresAt: this.now() + answer.expiresInSeconds * 1000 - TOKEN_EXPIRY_MARGIN_MS,
     };
+    if (withheldFrom) grant.withheldFrom = withheldFrom;
+    return grant;
+  }
+
+  /**
+   * Whether this registry's credentials may go to the token server at `url`: its own host
+   * and port (another port on the same name is another server), or a pair listed in
+   * KNOWN_TOKEN_HOSTS or the `tokenHosts` option.
+   */
+  private tokenHostAllowed(url: URL): boolean {
+    if (url.host === new URL(this.origin).host) return true;
+    const allowed = [...(KNOWN_TOKEN_HOSTS[this.host.toLowerCase()] ?? []), ...(this.options.tokenHosts?.[this.host.toLowerCase()] ?? [])];
+    return allowed.some((h) => h.toLowerCase() === url.host);
   }
 
   private async credentials(call: Call): Promise<Credentials | undefined> {
@@ -418,10 +497,12 @@ export class RegistryClient {
     }
   }
 
-  private unauthorized(withCredentials: boolean, call: Call): DrydockError {
+  private unauthorized(withCredentials: boolean, call: Call, withheldFrom?: string): DrydockError {
     const message = withCredentials
       ? `wrong credentials for ${this.host}: the registry refused them for ${call.what}`
-      : `${this.host} needs credentials for ${call.what} and none were given (or the repository does not exist)`;
+      : withheldFrom
+        ? `${this.host} needs credentials for ${call.what}; the credentials for ${this.host} were not sent to its token server on another host, ${withheldFrom} (allow it with tokenHosts)`
+        : `${this.host} needs credentials for ${call.what} and none were given (or the repository does not exist)`;
     return new DrydockError('UNAUTHORIZED', message, { context: call.context });
   }
 
@@ -538,33 +619,33 @@ async function readBody(res: Response, limit: number, call: Call, tooLarge: () =
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    for await (const chunk of timedChunks(res)) {
       total += chunk.length;
       if (total > limit) throw tooLarge(); // leaving the loop cancels the body
       chunks.push(chunk);
     }
   } catch (e) {
-    throw streamError(e, call);
+    throw streamError(e, call, res);
   }
   return Buffer.concat(chunks, total);
 }
 
 /** A response body as a Node stream whose errors are DrydockErrors naming the image and blob. */
 function relay(res: Response, call: Call): Readable {
-  const body = res.body as ReadableStream<Uint8Array> | null;
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    if (!body) return;
     try {
-      yield* body;
+      yield* timedChunks(res);
     } catch (e) {
-      throw streamError(e, call);
+      throw streamError(e, call, res);
     }
   }
   // Destroying the returned stream ends the generator, which cancels the download.
   return Readable.from(chunks(), { objectMode: false });
 }
 
-function streamError(e: unknown, call: Call): DrydockError {
+function streamError(e: unknown, call: Call, res?: Response): DrydockError {
+  const fired = res && watchdogs.get(res)?.fired;
+  if (fired) return fired;
   if (e instanceof DrydockError) return e;
   if (call.signal?.aborted || isAbort(e)) return abortedError(call.context, e);
   return new DrydockError('NETWORK', `${call.what}: the download failed (${describe(e)})`, { context: call.context, cause: e });
@@ -572,6 +653,7 @@ function streamError(e: unknown, call: Call): DrydockError {
 
 /** Drops a body we will not read, so the connection can be reused or closed. */
 async function discard(res: Response): Promise<void> {
+  watchdogs.get(res)?.stop();
   try {
     await res.body?.cancel();
   } catch {
@@ -592,4 +674,119 @@ function describe(e: unknown): string {
     }
   }
   return parts.join(': ');
+}
+
+/** The time bounds of the exchange each response came from. */
+const watchdogs = new WeakMap<Response, Watchdog>();
+
+/**
+ * One exchange's time bounds (see RegistryTimeouts): armed while waiting for the server
+ * (`wait`), disarmed when something arrives (`got`). When one trips it records the error
+ * naming the limit and aborts the request through `signal`.
+ */
+class Watchdog {
+  readonly signal: AbortSignal;
+  fired: DrydockError | undefined;
+  private readonly controller = new AbortController();
+  private totalMs: number;
+  private expected: number;
+  private spent = 0;
+  private since = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly host: string,
+    private readonly t: RegistryTimeouts,
+  ) {
+    this.signal = call.signal ? AbortSignal.any([call.signal, this.controller.signal]) : this.controller.signal;
+    this.expected = call.bytes ?? 0;
+    this.totalMs = this.totalFor(this.expected);
+  }
+
+  private totalFor(bytes: number): number {
+    return Math.ceil(this.t.totalFloorMs + (bytes / this.t.minBytesPerSecond) * 1000);
+  }
+
+  /** The body's size once the headers tell it (a manifest's, a token's): the total bound grows with it. */
+  expect(bytes: number): void {
+    this.expected = bytes;
+    this.totalMs = this.totalFor(bytes);
+  }
+
+  wait(what: string): void {
+    if (this.stopped || this.fired) return;
+    clearTimeout(this.timer);
+    this.since = Date.now();
+    const left = Math.max(0, this.totalMs - this.spent);
+    const idle = this.t.idleMs <= left;
+    this.timer = setTimeout(() => this.fire(idle, what), idle ? this.t.idleMs : left);
+    // never keeps a process alive on its own; the request it guards does that
+    this.timer.unref?.();
+  }
+
+  got(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.spent += Date.now() - this.since;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private fire(idle: boolean, what: string): void {
+    this.timer = undefined;
+    const { context } = this.call;
+    const message = idle
+      ? `${this.call.what}: no ${what} from ${this.host} for ${this.t.idleMs} ms (limit registryIdleTimeout ${this.t.idleMs} ms)`
+      : `${this.call.what}: ${this.host} took more than ${this.totalMs} ms (limit registryTotalTimeout: ${this.t.totalFloorMs} ms + the expected ${this.expected} bytes at ${this.t.minBytesPerSecond} bytes/s)`;
+    this.fired = new DrydockError('NETWORK', message, { context });
+    this.controller.abort(this.fired);
+  }
+}
+
+/** A response body's chunks, each wait for the next one under the exchange's time bounds. */
+async function* timedChunks(res: Response): AsyncGenerator<Uint8Array> {
+  const watch = watchdogs.get(res);
+  const body = res.body as ReadableStream<Uint8Array> | null;
+  if (!body) {
+    watch?.stop();
+    return;
+  }
+  const it = body[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      watch?.wait('bytes');
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await it.next();
+      } finally {
+        watch?.got();
+      }
+      if (next.done) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    watch?.stop();
+    // left early (a limit, an error, the consumer gave up): cancel the download
+    if (!done) await it.return?.().catch(() => undefined);
+  }
+}
+
+/** Headers larger than Node's limit (a 1 MiB WWW-Authenticate): a refusal, not an unreachable host. */
+function isHeaderOverflow(e: unknown): boolean {
+  for (let err = e, depth = 0; err instanceof Error && depth < 8; err = err.cause, depth++) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'HPE_HEADER_OVERFLOW') return true;
+  }
+  return false;
 }

@@ -94,7 +94,9 @@ function source(credentials: CredentialProvider, log: Exchange[]): RegistrySourc
     });
     return res;
   };
-  return new RegistrySource(parseReference(ref) as RegistryReference, { credentials, fetch: recording });
+  // The token server listens on another port: declared as this registry's, so credentials may go to it.
+  const tokenHosts = { [new URL(registry.url).host]: [new URL(tokens.realm).host] };
+  return new RegistrySource(parseReference(ref) as RegistryReference, { credentials, fetch: recording, tokenHosts });
 }
 
 async function scan(src: RegistrySource): Promise<ImageInventory> {
