@@ -5,7 +5,8 @@
  * Records are processed one after another: each may hold a layer's extract in memory.
  */
 import { prepareAnalyzerMessage } from '../../shared/pipeline/run.js';
-import { depsFromEnv, idempotencyStore } from '../lib/env-deps.js';
+import { FUNCTION_NEEDS } from '../../shared/pipeline/config.js';
+import { depsFromEnv, idempotencyStore, retryBackoffFromEnv } from '../lib/env-deps.js';
 import { sqsLambda } from '../lib/sqs-lambda.js';
 
 const persistenceStore = idempotencyStore();
@@ -13,7 +14,8 @@ const persistenceStore = idempotencyStore();
 export const { handler } = sqsLambda({
   service: 'analyzer',
   prepare: prepareAnalyzerMessage,
-  deps: (tools) => depsFromEnv(['imagesTable', 'packageIndexTable', 'bucket', 'scanQueueUrl', 'evaluateQueueUrl', 'resultsTopicArn'], tools),
+  deps: (tools) => depsFromEnv(FUNCTION_NEEDS.analyzer, tools),
+  retryBackoff: (log) => retryBackoffFromEnv(['DRYDOCK_SCAN_QUEUE_URL'], log),
   ...(persistenceStore ? { persistenceStore } : {}),
   processInParallel: false,
 });

@@ -7,13 +7,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { FUNCTION_NEEDS } from '../../shared/pipeline/config.js';
 import { FEED_EVENT_DETAIL_TYPE, type AdvisoriesUpdated } from '../../shared/pipeline/feed-sync.js';
 import { reevaluateAll, rescanKeys, type RescanDeps } from '../../shared/pipeline/rescan.js';
 import { depsFromEnv } from '../lib/env-deps.js';
 import { powertools } from '../lib/powertools.js';
 
 const tools = powertools('rescan');
-const core = depsFromEnv(['packageIndexTable', 'imagesTable', 'evaluateQueueUrl'], { log: tools.log, metrics: tools.pm });
+const core = depsFromEnv(FUNCTION_NEEDS.rescan, { log: tools.log, metrics: tools.pm });
 const deps: RescanDeps = { packageIndex: core.packageIndex, images: core.images, evaluateQueue: core.evaluateQueue, log: tools.log, metrics: tools.pm, now: () => new Date() };
 
 export const handler = middy(async (event: EventBridgeEvent<string, Partial<AdvisoriesUpdated> & { full?: boolean }>) => {

@@ -24,6 +24,7 @@ import { ConditionFailedError, type ClaimRequest, type ImageRecord, type ImageSt
  * | failed, error.kind 'retryable' (retries exhausted)         | claimed                 | claimed          |
  * | failed, any other error (permanent, fatal, none recorded)  | failed                  | failed           |
  * | deleted                                                    | deleted                 | deleted          |
+ * | skipped (not an image, untagged push)                      | claimed                 | claimed          |
  *
  * "Same jobId" only matters while the job's claim is live: a redelivery of a job that already
  * finished is 'done' (one analysis per push), and one that failed permanently stays 'failed'.
@@ -46,6 +47,9 @@ export function claimDecision(existing: ImageRecord | undefined, req: ClaimReque
       return existing.error?.kind === 'retryable' ? 'claim' : 'failed';
     case 'deleted':
       return 'deleted';
+    case 'skipped':
+      // classified again by the new job (a tag may now name an untagged manifest)
+      return 'claim';
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { DrydockError } from '../errors.js';
 import { parsePlatform } from '../image/platform.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, limitEnvName, limitsFromEnv, type LayerLimits } from '../layers/extract.js';
 import type { Platform } from '../image/types.js';
 
 export type PublishMode = 'always' | 'change' | 'fail';
@@ -12,7 +13,7 @@ export type PublishMode = 'always' | 'change' | 'fail';
 export interface PipelineConfig {
   /** repository globs to analyse ("team-*\/api", "*"); empty: every repository */
   repositories: string[];
-  /** the platform analysed when a push is a multi-platform index */
+  /** the primary platform of a multi-platform index (analysed first; every platform is analysed) */
   platform: Platform;
   /** fan out into layer jobs when at least this many layers are missing from the cache (0: never) */
   fanoutMinLayers: number;
@@ -32,6 +33,10 @@ export interface PipelineConfig {
   deadlineMarginMs: number;
   /** layers read at the same time */
   concurrency: number;
+  /** the scan's budget, over the defaults of shared/layers/extract.ts (DRYDOCK_LIMIT_<NAME>) */
+  limits: Partial<LayerLimits>;
+  /** results rows expire (DynamoDB TTL `expiresAt`) this many days after their evaluation; 0: kept forever */
+  resultRetentionDays: number;
 }
 
 export const DEFAULT_CONFIG: PipelineConfig = {
@@ -44,6 +49,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   publishMode: 'change',
   deadlineMarginMs: 20_000,
   concurrency: 3,
+  resultRetentionDays: 180,
+  limits: {},
 };
 
 /** The AWS resources the handlers reach (names, URLs, ARNs). */
@@ -62,7 +69,7 @@ export interface PipelineResources {
   resultsTopicArn: string;
 }
 
-const RESOURCE_VARS: Record<keyof PipelineResources, { env: string; required: boolean }> = {
+export const RESOURCE_VARS: Readonly<Record<keyof PipelineResources, { env: string; required: boolean }>> = {
   imagesTable: { env: 'DRYDOCK_IMAGES_TABLE', required: true },
   packageIndexTable: { env: 'DRYDOCK_PACKAGE_INDEX_TABLE', required: true },
   resultsTable: { env: 'DRYDOCK_RESULTS_TABLE', required: true },
@@ -75,11 +82,29 @@ const RESOURCE_VARS: Record<keyof PipelineResources, { env: string; required: bo
   resultsTopicArn: { env: 'DRYDOCK_RESULTS_TOPIC_ARN', required: true },
 };
 
+/**
+ * The resources each function's code reaches, and so the variables its cold start requires
+ * (the CDK app gives each function exactly these, plus optional ones). A port whose resource is
+ * not listed is not built: using it throws CONFIG naming the variable.
+ */
+export const FUNCTION_NEEDS = {
+  analyzer: ['imagesTable', 'packageIndexTable', 'bucket', 'scanQueueUrl', 'evaluateQueueUrl', 'resultsTopicArn'],
+  evaluator: ['imagesTable', 'resultsTable', 'advisoriesTable', 'bucket', 'resultsTopicArn'],
+  feedSync: ['advisoriesTable', 'bucket'],
+  rescan: ['packageIndexTable', 'imagesTable', 'evaluateQueueUrl'],
+  reconcile: ['imagesTable', 'scanQueueUrl'],
+} as const satisfies Record<string, ReadonlyArray<keyof PipelineResources>>;
+
+/** The environment variable that names a resource. */
+export function resourceVariable(field: keyof PipelineResources): string {
+  return RESOURCE_VARS[field].env;
+}
+
 /** The environment variables, for docs and the CDK app. */
 export const ENVIRONMENT = {
   ...Object.fromEntries(Object.entries(RESOURCE_VARS).map(([k, v]) => [v.env, `${k}${v.required ? '' : ' (optional)'}`])),
   DRYDOCK_REPOSITORIES: 'comma-separated repository globs to analyse (default: all)',
-  DRYDOCK_PLATFORM: 'os/arch[/variant] analysed in multi-platform images (default linux/amd64)',
+  DRYDOCK_PLATFORM: 'os/arch[/variant]: the primary platform of a multi-platform image, analysed first (every platform of an index is analysed; default linux/amd64)',
   DRYDOCK_FANOUT_MIN_LAYERS: 'fan out into layer jobs from this many uncached layers (default 4, 0 = never)',
   DRYDOCK_STALE_CLAIM_SECONDS: 'seconds after which another job takes over an analysis (default 1200)',
   DRYDOCK_MAX_RECEIVE_COUNT: "the queue's maxReceiveCount (default 5)",
@@ -89,6 +114,10 @@ export const ENVIRONMENT = {
   DRYDOCK_POLICY_KEY: 'S3 key of the policy bundle (default: the bundle shipped with Drydock)',
   DRYDOCK_DEADLINE_MARGIN_SECONDS: 'stop this long before the Lambda deadline (default 20)',
   DRYDOCK_CONCURRENCY: 'layers read at once (default 3)',
+  // the scan's budget, one variable per limit: a positive integer, K/M/G/T suffixes allowed
+  ...Object.fromEntries(LIMIT_NAMES.map((n) => [limitEnvName(n), `scan budget: ${n} (default ${DEFAULT_LIMITS[n]}, shared/layers/extract.ts)`])),
+  DRYDOCK_RECONCILE_MAX_JOBS: 'scan jobs the reconciliation sends per run at most (default 1000)',
+  DRYDOCK_RESULT_RETENTION_DAYS: 'days a results row is kept after its evaluation (DynamoDB TTL expiresAt; default 180, 0 = forever)',
 } as const;
 
 export function loadConfig(env: Record<string, string | undefined>, need: ReadonlyArray<keyof PipelineResources> = Object.keys(RESOURCE_VARS) as Array<keyof PipelineResources>): { config: PipelineConfig; resources: PipelineResources } {
@@ -119,7 +148,13 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
     insecureRegistries: list('DRYDOCK_INSECURE_REGISTRIES'),
     deadlineMarginMs: int('DRYDOCK_DEADLINE_MARGIN_SECONDS', DEFAULT_CONFIG.deadlineMarginMs / 1000, 0, 900) * 1000,
     concurrency: int('DRYDOCK_CONCURRENCY', DEFAULT_CONFIG.concurrency, 1, 64),
+    resultRetentionDays: int('DRYDOCK_RESULT_RETENTION_DAYS', DEFAULT_CONFIG.resultRetentionDays, 0, 36_500),
   };
+  try {
+    config.limits = limitsFromEnv(env);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   const platform = env.DRYDOCK_PLATFORM?.trim();
   if (platform) {
     try {

@@ -10,6 +10,11 @@
  * `checkpointEvery` changed advisories, always after their store writes and their events, so a
  * sync cut off part-way (a Lambda timeout, a throttled table) resumes where it stopped: the
  * advisories already written are not changed again, and no key goes unannounced.
+ *
+ * A run that reaches its deadline (the caller's signal) is not a failure: it stops between
+ * records, drops the advisories read since the last checkpoint (they are read again next time),
+ * and returns `complete: false` with the ecosystems left; the feed-sync function then asks for
+ * a continuation ("Feed Sync Requested" on the bus), which resumes from the checkpoint.
  */
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -24,6 +29,19 @@ import type { PipelineLog, PipelineMetrics } from './deps.js';
 
 export const FEED_EVENT_SOURCE = 'drydock.feeds';
 export const FEED_EVENT_DETAIL_TYPE = 'Advisories Updated';
+/** The event feed-sync puts to have itself run again (source FEED_EVENT_SOURCE) when a run stopped at its deadline. */
+export const FEED_SYNC_REQUESTED_DETAIL_TYPE = 'Feed Sync Requested';
+/** Continuations in a row at most; past it the schedule's next run carries on (with a warning). */
+export const MAX_FEED_SYNC_CONTINUATIONS = 50;
+
+/** The detail of a "Feed Sync Requested" event. */
+export interface FeedSyncRequested {
+  reason: 'continue';
+  /** 1 for the first continuation of a scheduled run, then 2, 3, ... */
+  continuation: number;
+  /** when the run that started the chain began (ISO time) */
+  startedAt: string;
+}
 
 /** The detail of an "Advisories Updated" event. */
 export interface AdvisoriesUpdated {
@@ -72,7 +90,8 @@ export interface FeedSyncOptions {
 
 export interface EcosystemSync {
   ecosystem: string;
-  status: 'unchanged' | 'updated';
+  /** partial: stopped at the deadline, resumed from its checkpoint by the next run */
+  status: 'unchanged' | 'updated' | 'partial';
   records: number;
   changedAdvisories: number;
   changedKeys: number;
@@ -80,20 +99,98 @@ export interface EcosystemSync {
   updateId?: string;
 }
 
+export interface FeedSyncOutcome {
+  /** false when the deadline stopped the run: `remaining` ecosystems (the partial one first) are left to the next run */
+  complete: boolean;
+  ecosystems: EcosystemSync[];
+  remaining: string[];
+}
+
+/** Syncs the ecosystems; the ecosystems' results (see runFeedSync for the outcome with `complete`). */
 export async function syncFeeds(deps: FeedSyncDeps, opts: FeedSyncOptions): Promise<EcosystemSync[]> {
+  return (await runFeedSync(deps, opts)).ecosystems;
+}
+
+/**
+ * Syncs each ecosystem in turn until done or the signal fires (then `complete: false`, not an
+ * error). One ecosystem failing (a 5xx) does not stop the others; the first error is rethrown at
+ * the end so the run is retried.
+ */
+export async function runFeedSync(deps: FeedSyncDeps, opts: FeedSyncOptions): Promise<FeedSyncOutcome> {
   const out: EcosystemSync[] = [];
-  // One ecosystem failing (a 5xx) does not stop the others; the error is rethrown at the end so the run is retried.
+  const remaining: string[] = [];
   let firstError: unknown;
   for (const ecosystem of opts.ecosystems) {
+    if (opts.signal?.aborted) {
+      remaining.push(ecosystem);
+      continue;
+    }
     try {
-      out.push(await syncEcosystem(deps, ecosystem, opts));
+      const r = await syncEcosystem(deps, ecosystem, opts);
+      out.push(r);
+      if (r.status === 'partial') remaining.push(ecosystem);
     } catch (e) {
       deps.log.error('feed sync failed', { ecosystem, error: e instanceof DrydockError ? e.toJSON() : String(e) });
       firstError ??= e;
     }
   }
   if (firstError) throw firstError;
-  return out;
+  if (remaining.length) deps.log.warn('feed sync stopped at its deadline; the next run resumes from the checkpoints', { remaining });
+  return { complete: remaining.length === 0, ecosystems: out, remaining };
+}
+
+/** The continuation number of a "Feed Sync Requested" event (0 for anything else: a schedule, a first sync, a manual run). */
+export function continuationOf(event: unknown): { continuation: number; startedAt?: string } {
+  const e = event as { source?: unknown; 'detail-type'?: unknown; detail?: Partial<FeedSyncRequested> } | null;
+  if (!e || typeof e !== 'object' || e['detail-type'] !== FEED_SYNC_REQUESTED_DETAIL_TYPE || e.source !== FEED_EVENT_SOURCE) return { continuation: 0 };
+  const n = e.detail?.continuation;
+  const startedAt = typeof e.detail?.startedAt === 'string' && !Number.isNaN(Date.parse(e.detail.startedAt)) ? e.detail.startedAt : undefined;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) return { continuation: 0 };
+  return { continuation: n, ...(startedAt ? { startedAt } : {}) };
+}
+
+export interface FeedSyncRun extends FeedSyncOutcome {
+  /** this run's place in its chain (0: started by the schedule or anything else) */
+  continuation: number;
+  startedAt: string;
+  /** whether a "Feed Sync Requested" event for the next run was put */
+  continued: boolean;
+}
+
+/**
+ * One feed-sync invocation for any event: a "Feed Sync Requested" continuation carries on its
+ * chain, anything else (the schedule, a first sync at deploy time, a manual run) starts one.
+ * When the run stopped at its deadline, puts one event for continuation n+1, up to
+ * MAX_FEED_SYNC_CONTINUATIONS (then a warning: the schedule carries on). A refused or failed put
+ * is logged, not thrown: the checkpoint is safe and the next schedule resumes from it.
+ */
+export async function feedSyncInvocation(deps: FeedSyncDeps, event: unknown, opts: FeedSyncOptions): Promise<FeedSyncRun> {
+  const { continuation, startedAt: chainStart } = continuationOf(event);
+  const startedAt = chainStart ?? deps.now().toISOString();
+  const outcome = await runFeedSync(deps, opts);
+  let continued = false;
+  if (!outcome.complete) {
+    const next = continuation + 1;
+    if (next > MAX_FEED_SYNC_CONTINUATIONS) {
+      deps.log.warn(`feed sync still incomplete after ${MAX_FEED_SYNC_CONTINUATIONS} continuations: the schedule's next run carries on`, { remaining: outcome.remaining, startedAt });
+    } else {
+      try {
+        const { failed } = await deps.bus.put([feedSyncRequest(next, startedAt)]);
+        continued = failed === 0;
+        if (!continued) deps.log.error("the continuation event was refused by the event bus: the schedule's next run carries on", { continuation: next });
+      } catch (e) {
+        deps.log.error("the continuation event could not be put: the schedule's next run carries on", { continuation: next, error: String(e) });
+      }
+      if (continued) deps.log.info('feed sync continues in a new run', { continuation: next, remaining: outcome.remaining, startedAt });
+    }
+  }
+  return { ...outcome, continuation, startedAt, continued };
+}
+
+/** The event that asks for continuation `continuation` of a run started at `startedAt`. */
+export function feedSyncRequest(continuation: number, startedAt: string): BusEvent {
+  const detail: FeedSyncRequested = { reason: 'continue', continuation, startedAt };
+  return { source: FEED_EVENT_SOURCE, detailType: FEED_SYNC_REQUESTED_DETAIL_TYPE, detail };
 }
 
 const stateKey = (ecosystem: string) => `feeds/${encodeURIComponent(ecosystem)}.json.gz`;
@@ -125,9 +222,14 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
     if (state.lastModified) headers['if-modified-since'] = state.lastModified;
   }
   let res: Response;
+  const cutOff = (records: number, changedAdvisories: number, events: number, updateId?: string): EcosystemSync => {
+    deps.log.warn('feed sync stopped at its deadline; resumes from the last checkpoint', { ecosystem, records, changedAdvisories, events, updateId });
+    return { ecosystem, status: 'partial', records, changedAdvisories, changedKeys: 0, events, ...(updateId ? { updateId } : {}) };
+  };
   try {
     res = await (deps.fetch ?? fetch)(feed.url, { headers, ...(opts.signal ? { signal: opts.signal } : {}) });
   } catch (e) {
+    if (opts.signal?.aborted) return cutOff(0, 0, 0);
     throw new DrydockError('NETWORK', `cannot reach ${feed.url}: ${(e as Error).message}`, { cause: e });
   }
   if (res.status === 304) {
@@ -179,20 +281,36 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
   };
 
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-  for await (const r of osvRecordsFromZip(body, feed.url)) {
-    for (const issue of r.issues) deps.log.warn('advisory record skipped', { ecosystem, where: issue.where, message: issue.message });
-    const a = r.advisory;
-    if (!a) continue;
-    records++;
-    const known = state.advisories[advisoryId(a)];
-    if (known && known[0] === (a.modified ?? '')) continue;
-    changedAdvisories++;
-    pending.push(a);
-    // the keys it affects now, and those it affected before (a package it no longer names is changed too)
-    for (const s of splitByPackageKey(a).values()) pendingKeys.add(keyString(s.key));
-    for (const k of known?.[1] ?? []) pendingKeys.add(k);
-    for (const k of pendingKeys) allKeys.add(k);
-    if (pending.length >= every) await flush();
+  let cut = false;
+  try {
+    for await (const r of osvRecordsFromZip(body, feed.url)) {
+      // at the deadline: stop between records; what was read since the last checkpoint is read again next time
+      if (opts.signal?.aborted) {
+        cut = true;
+        break;
+      }
+      for (const issue of r.issues) deps.log.warn('advisory record skipped', { ecosystem, where: issue.where, message: issue.message });
+      const a = r.advisory;
+      if (!a) continue;
+      records++;
+      const known = state.advisories[advisoryId(a)];
+      if (known && known[0] === (a.modified ?? '')) continue;
+      changedAdvisories++;
+      pending.push(a);
+      // the keys it affects now, and those it affected before (a package it no longer names is changed too)
+      for (const s of splitByPackageKey(a).values()) pendingKeys.add(keyString(s.key));
+      for (const k of known?.[1] ?? []) pendingKeys.add(k);
+      for (const k of pendingKeys) allKeys.add(k);
+      if (pending.length >= every) await flush();
+    }
+  } catch (e) {
+    if (!opts.signal?.aborted) throw e;
+    cut = true;
+  }
+  if (cut) {
+    body.destroy();
+    deps.metrics.add('FeedSyncCutOff', 'Count', 1);
+    return cutOff(records, changedAdvisories - pending.length, events, updateId);
   }
   await flush();
   delete state.inProgress;

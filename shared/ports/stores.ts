@@ -21,7 +21,9 @@ export type ImageStatus =
   /** a permanent error, or retries exhausted: see `error` */
   | 'failed'
   /** the registry no longer has it */
-  | 'deleted';
+  | 'deleted'
+  /** seen and deliberately not analysed (not an image, an attestation, an untagged push): see `skipReason` */
+  | 'skipped';
 
 export interface RecordedError {
   code: ErrorCode | 'POISON_MESSAGE' | 'RETRIES_EXHAUSTED' | 'INTERNAL';
@@ -75,6 +77,25 @@ export interface ImageRecord {
   createdAt: string;
   updatedAt: string;
   analyzedAt?: string;
+  /** status 'skipped': why ("not an image: <mediaType>", "untagged: analysed when a tag names it") */
+  skipReason?: string;
+  /** an index: every platform image analysed under it, each with its inventory and verdict */
+  platforms?: PlatformAnalysis[];
+  /** the tags an evaluation has covered: a pushed tag not among them gets its own (retag) evaluation */
+  evaluatedTags?: string[];
+}
+
+/** One platform image of an index, analysed under the index's record. */
+export interface PlatformAnalysis {
+  /** os/arch[/variant] */
+  platform: string;
+  manifestDigest: string;
+  inventoryKey: string;
+  sbomKey?: string;
+  distro?: string;
+  packageCount: number;
+  /** this platform's part of the last evaluation */
+  lastVerdict?: { status: VerdictSummary['status']; findings: number; highestSeverity?: string; counts?: Record<string, number> };
 }
 
 export interface ClaimRequest {
@@ -121,6 +142,8 @@ export interface ImageStore {
   addLayerDone(digest: string, layerKey: string, now: Date): Promise<{ done: number; pending: number; status: ImageStatus }>;
   /** Most recently updated first; `repository` narrows it. */
   list(opts: { limit: number; repository?: string }): Promise<ImageRecord[]>;
+  /** The records of these digests that exist, keyed by digest (absent digests are not in the map; duplicates are read once). */
+  getMany(digests: readonly string[]): Promise<Map<string, ImageRecord>>;
 }
 
 // ---------------------------------------------------------------- package index
@@ -215,4 +238,23 @@ export interface EventBus {
 export interface RegistryApi {
   /** Whether the registry still has the image (ECR DescribeImages); undefined when it cannot tell. */
   imageExists(repository: string, digest: string, registryId?: string): Promise<boolean | undefined>;
+  /** Every repository of the registry (ECR DescribeRepositories, paged through). */
+  listRepositories(): AsyncIterable<RegistryRepository>;
+  /** The repository's tagged images (ECR DescribeImages, tagStatus TAGGED, paged through). */
+  listImages(repository: string): AsyncIterable<RegistryImage>;
+}
+
+export interface RegistryRepository {
+  name: string;
+  /** the registry (AWS account) id */
+  registryId: string;
+}
+
+export interface RegistryImage {
+  repository: string;
+  registryId: string;
+  digest: string;
+  /** as the registry lists them; the first is the one a job names */
+  tags: string[];
+  pushedAt?: string;
 }

@@ -27,6 +27,7 @@ import {
   IMAGES_BY_UPDATED,
   IMAGES_TABLE,
   RESULTS_BY_TIME,
+  RESULTS_TABLE,
   tableNames,
   type TableNames,
 } from '../../shared/adapters/aws/tables.js';
@@ -414,6 +415,71 @@ describe('DynamoResultStore specifics', () => {
     expect(err).toMatchObject({ code: 'LIMIT_EXCEEDED', kind: 'permanent' });
     expect(err.message).toMatch(/result big of image sha256:0+1/);
     expect(await results.latest(digestOf(1))).toBeUndefined();
+  });
+});
+
+describe('DynamoImageStore.getMany specifics', () => {
+  it('reads in BatchGetItem chunks of 100, consistently, and retries UnprocessedKeys (injected) until every key is answered', async () => {
+    const names = await freshTables();
+    let injections = 2;
+    const h = harness({
+      outer: (next, context) => async (args) => {
+        if (context.commandName !== 'BatchGetItemCommand' || injections <= 0) return next(args);
+        const [table, req] = Object.entries(args.input.RequestItems as Record<string, { Keys: unknown[] }>)[0]!;
+        if (req.Keys.length <= 5) return next(args);
+        injections--;
+        // DynamoDB answers part of the batch and hands back the rest
+        const res = await next({ ...args, input: { ...args.input, RequestItems: { [table]: { ...req, Keys: req.Keys.slice(0, -5) } } } });
+        res.output.UnprocessedKeys = { [table]: { ...req, Keys: req.Keys.slice(-5) } };
+        return res;
+      },
+    });
+    const sleeps: number[] = [];
+    const images = new DynamoImageStore(h.doc, names.images, fastBatch(sleeps, { concurrency: 1, random: () => 0.999 }));
+    const present = Array.from({ length: 120 }, (_, i) => i * 2); // 0, 2, ..., 238
+    for (const n of present) await images.claim(claimReq({ digest: digestOf(n), jobId: `job-${n}` }));
+    const asked = Array.from({ length: 240 }, (_, i) => digestOf(i));
+    const got = await images.getMany(asked);
+    expect([...got.keys()].sort()).toEqual(present.map(digestOf).sort());
+    const gets = h.calls.filter((c) => c.command === 'BatchGetItemCommand');
+    // 3 chunks (100, 100, 40) + 2 retries of the withheld 5
+    expect(gets.map((c) => Object.values(c.input.RequestItems as Record<string, { Keys: unknown[] }>)[0]!.Keys.length)).toEqual([100, 5, 100, 5, 40]);
+    expect(gets.every((c) => Object.values(c.input.RequestItems as Record<string, { ConsistentRead?: boolean }>)[0]!.ConsistentRead === true)).toBe(true);
+    expect(sleeps).toEqual([49, 49]);
+  });
+});
+
+describe('DynamoResultStore retention', () => {
+  const result = (resultId: string, evaluatedAt: string) => ({
+    digest: digestOf(7),
+    repository: 'team/app',
+    resultId,
+    status: 'pass' as const,
+    evaluatedAt,
+    findings: 0,
+    reason: 'analysis',
+    counts: {},
+    reportKey: 'k',
+    findingIds: [],
+    rulesFired: 0,
+  });
+
+  it('rows carry expiresAt = evaluation time + the retention in epoch seconds (the TTL attribute), hidden from readers; 0 keeps them forever', async () => {
+    const names = await freshTables();
+    const { doc } = harness();
+    await new DynamoResultStore(doc, names.results, { retentionDays: 180 }).append(result('r-1', T0.toISOString()));
+    await new DynamoResultStore(doc, names.results, { retentionDays: 0 }).append(result('r-2', at(1000).toISOString()));
+    const raw = await admin.send(new RawQueryCommand({ TableName: names.results, KeyConditionExpression: 'digest = :d', ExpressionAttributeValues: { ':d': { S: digestOf(7) } } }));
+    const byId = Object.fromEntries((raw.Items ?? []).map((i) => [i.resultId!.S!, i]));
+    expect(byId['r-1']!.expiresAt).toEqual({ N: String(Math.floor(T0.getTime() / 1000) + 180 * 86_400) });
+    expect(byId['r-2']!.expiresAt).toBeUndefined();
+    const history = await new DynamoResultStore(doc, names.results).history(digestOf(7), 5);
+    expect(history.map((r) => r.resultId)).toEqual(['r-2', 'r-1']);
+    expect(history[1]).toEqual(result('r-1', T0.toISOString()));
+  });
+
+  it('the results table definition names expiresAt as its TTL attribute (the CDK app deploys it from tables.ts)', () => {
+    expect(RESULTS_TABLE.timeToLiveAttribute).toBe('expiresAt');
   });
 });
 

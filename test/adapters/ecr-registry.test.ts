@@ -108,3 +108,51 @@ describe('EcrRegistryApi (fake ECR: real client, canned answers)', () => {
     await expect(new EcrRegistryApi(throttled.client).imageExists('team/app', DIGEST)).rejects.toMatchObject({ code: 'THROTTLED', kind: 'retryable' });
   });
 });
+
+describe('EcrRegistryApi listings (fake ECR: real client, canned pages)', () => {
+  const digest = (n: number) => `sha256:${String(n).padStart(64, '0')}`;
+
+  it('(fake ECR) listRepositories pages through DescribeRepositories with nextToken', async () => {
+    const { client, seen } = fakeEcr((body) =>
+      body.nextToken === 'p2'
+        ? { status: 200, doc: { repositories: [{ repositoryName: 'team/web', registryId: '123456789012' }] } }
+        : { status: 200, doc: { repositories: [{ repositoryName: 'team/api', registryId: '123456789012' }, { repositoryName: 'other', registryId: '123456789012' }], nextToken: 'p2' } },
+    );
+    const repos = [];
+    for await (const r of new EcrRegistryApi(client).listRepositories()) repos.push(r);
+    expect(repos).toEqual([
+      { name: 'team/api', registryId: '123456789012' },
+      { name: 'other', registryId: '123456789012' },
+      { name: 'team/web', registryId: '123456789012' },
+    ]);
+    expect(seen.map((s) => s.target)).toEqual(['AmazonEC2ContainerRegistry_V20150921.DescribeRepositories', 'AmazonEC2ContainerRegistry_V20150921.DescribeRepositories']);
+    expect(seen[0]!.body).toEqual({ maxResults: 1000 });
+    expect(seen[1]!.body).toEqual({ maxResults: 1000, nextToken: 'p2' });
+  });
+
+  it('(fake ECR) listImages asks for tagged images only, pages through, and names registry, digest and tags', async () => {
+    const { client, seen } = fakeEcr((body) =>
+      body.nextToken
+        ? { status: 200, doc: { imageDetails: [{ registryId: '123456789012', repositoryName: 'team/api', imageDigest: digest(2), imageTags: ['v2', 'latest'], imagePushedAt: 1_700_000_100 }] } }
+        : { status: 200, doc: { imageDetails: [{ registryId: '123456789012', repositoryName: 'team/api', imageDigest: digest(1), imageTags: ['v1'], imagePushedAt: 1_700_000_000 }], nextToken: 'next' } },
+    );
+    const images = [];
+    for await (const i of new EcrRegistryApi(client, '123456789012').listImages('team/api')) images.push(i);
+    expect(images).toEqual([
+      { repository: 'team/api', registryId: '123456789012', digest: digest(1), tags: ['v1'], pushedAt: new Date(1_700_000_000_000).toISOString() },
+      { repository: 'team/api', registryId: '123456789012', digest: digest(2), tags: ['v2', 'latest'], pushedAt: new Date(1_700_000_100_000).toISOString() },
+    ]);
+    expect(seen[0]!.body).toEqual({ repositoryName: 'team/api', filter: { tagStatus: 'TAGGED' }, maxResults: 1000, registryId: '123456789012' });
+    expect(seen[1]!.body).toMatchObject({ nextToken: 'next' });
+  });
+
+  it('(fake ECR) a repository deleted since it was listed has no images; other failures are thrown as the core\'s errors', async () => {
+    const gone = fakeEcr(() => ({ status: 400, doc: { __type: 'RepositoryNotFoundException', message: 'The repository does not exist' } }));
+    const none = [];
+    for await (const i of new EcrRegistryApi(gone.client).listImages('team/gone')) none.push(i);
+    expect(none).toEqual([]);
+    const denied = fakeEcr(() => ({ status: 400, doc: { __type: 'AccessDeniedException', message: 'not authorized to perform: ecr:DescribeRepositories' } }));
+    const it = new EcrRegistryApi(denied.client).listRepositories()[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toMatchObject({ kind: 'permanent', message: expect.stringMatching(/ECR DescribeRepositories/) });
+  });
+});

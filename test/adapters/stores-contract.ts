@@ -319,6 +319,31 @@ export function storesContract(factory: StoresFactory): void {
     });
   });
 
+  describe(`${factory.name}: ImageStore.getMany`, () => {
+    it('returns the records that exist, keyed by digest; absent digests are left out, duplicates read once', async () => {
+      const a = await recordIn('analyzed', { inventoryKey: 'inv/1' });
+      const b = (await s.images.claim(claimReq({ digest: digestOf(2), jobId: 'job-2', tag: 'v2' }))).record;
+      const got = await s.images.getMany([digestOf(2), digestOf(99), digestOf(1), digestOf(2)]);
+      expect([...got.keys()].sort()).toEqual([digestOf(1), digestOf(2)]);
+      expect(got.get(digestOf(1))).toEqual(a);
+      expect(got.get(digestOf(2))).toEqual(b);
+      expect(got.has(digestOf(99))).toBe(false);
+    });
+
+    it('an empty list reads nothing', async () => {
+      expect((await s.images.getMany([])).size).toBe(0);
+    });
+
+    it('more digests than one batch (100) are all looked up', async () => {
+      const present = [3, 57, 101, 150, 249];
+      for (const n of present) await s.images.claim(claimReq({ digest: digestOf(n), jobId: `job-${n}` }));
+      const asked = Array.from({ length: 250 }, (_, i) => digestOf(i));
+      const got = await s.images.getMany(asked);
+      expect([...got.keys()].sort()).toEqual(present.map(digestOf).sort());
+      expect(got.get(digestOf(150))).toMatchObject({ digest: digestOf(150), status: 'analyzing', tags: ['v1'] });
+    });
+  });
+
   describe(`${factory.name}: PackageIndex`, () => {
     const openssl: PackageKey = { ecosystem: 'Debian:12', name: 'openssl' };
     const zlib: PackageKey = { ecosystem: 'Debian:12', name: 'zlib' };

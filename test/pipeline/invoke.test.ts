@@ -39,6 +39,6 @@ describe('npm run invoke (in-memory adapters; the Lambda runtime is a stand-in)'
   }, 60_000);
 
   it('refuses an unknown function with its usage', async () => {
-    await expect(run('node', ['--import', 'tsx', 'scripts/invoke.ts', 'nope', 'x.json'], { env })).rejects.toMatchObject({ code: 64, stderr: expect.stringMatching(/usage: npm run invoke -- <analyzer\|evaluator> <event.json>/) });
+    await expect(run('node', ['--import', 'tsx', 'scripts/invoke.ts', 'nope', 'x.json'], { env })).rejects.toMatchObject({ code: 64, stderr: expect.stringMatching(/usage: npm run invoke -- <analyzer\|evaluator\|reconcile> <event.json>/) });
   }, 60_000);
 });

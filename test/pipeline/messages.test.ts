@@ -130,6 +130,12 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(/DRYDOCK_BUCKET is not set[\s\S]*DRYDOCK_FANOUT_MIN_LAYERS="many"[\s\S]*DRYDOCK_PLATFORM[\s\S]*DRYDOCK_PUBLISH="sometimes"/);
   });
 
+  it('reads the scan budget from DRYDOCK_LIMIT_<NAME> (K/M/G suffixes), and names a bad value with the other problems', () => {
+    expect(loadConfig({ ...base, DRYDOCK_LIMIT_MAX_KEPT_BYTES: '512M', DRYDOCK_LIMIT_MAX_EXPANSION_RATIO: '1000' }).config.limits).toEqual({ maxKeptBytes: 512 * 1024 ** 2, maxExpansionRatio: 1000 });
+    expect(loadConfig(base).config.limits).toEqual({});
+    expect(() => loadConfig({ ...base, DRYDOCK_LIMIT_MAX_ENTRIES: 'lots', DRYDOCK_PUBLISH: 'sometimes' })).toThrow(/DRYDOCK_LIMIT_MAX_ENTRIES must be a positive integer[\s\S]*DRYDOCK_PUBLISH="sometimes"/);
+  });
+
   it('asks only for the resources a function uses', () => {
     expect(() => loadConfig({ DRYDOCK_IMAGES_TABLE: 'i' }, ['imagesTable'])).not.toThrow();
   });

@@ -14,9 +14,10 @@ import { ecrCredentials } from '../../image/ecr-auth.js';
 import { openSource } from '../../image/open.js';
 import { parseReference } from '../../image/reference.js';
 import type { CredentialProvider } from '../../image/auth.js';
-import type { PipelineConfig, PipelineResources } from '../../pipeline/config.js';
+import { DrydockError } from '../../errors.js';
+import { resourceVariable, type PipelineConfig, type PipelineResources } from '../../pipeline/config.js';
 import { noMetrics, silentLog, type PipelineDeps, type PipelineLog, type PipelineMetrics } from '../../pipeline/deps.js';
-import { imageReference } from '../../pipeline/messages.js';
+import { imageReference, type ImageName } from '../../pipeline/messages.js';
 import { DynamoAdvisoryStore } from './dynamodb/advisory-store.js';
 import { DynamoImageStore } from './dynamodb/image-store.js';
 import { DynamoPackageIndex } from './dynamodb/package-index.js';
@@ -62,23 +63,20 @@ export interface AwsDepsOptions {
   now?: () => Date;
 }
 
+/**
+ * The pipeline's ports from the resources this function was given. Each port is built on first
+ * use, and only from its own resource: a function given two of the ten variables builds two
+ * ports. A port whose variable the function was not given throws CONFIG naming the variable
+ * when the code reaches for it (never an adapter built on `undefined`); the variables a
+ * function must have are checked at its cold start by loadConfig's `need` (FUNCTION_NEEDS).
+ */
 export function awsPipelineDeps(opts: AwsDepsOptions): PipelineDeps {
   const { config, resources } = opts;
   const c = opts.clients ?? awsClients();
-  const objects = new S3ObjectStore(c.s3, resources.bucket);
   const ecrByRegion = new Map<string, CredentialProvider>();
-  return {
-    images: new DynamoImageStore(c.documents, resources.imagesTable),
-    packageIndex: new DynamoPackageIndex(c.documents, resources.packageIndexTable),
-    results: new DynamoResultStore(c.documents, resources.resultsTable),
-    advisories: new DynamoAdvisoryStore(c.documents, resources.advisoriesTable),
-    objects,
-    scanQueue: new SqsJobQueue(c.sqs, resources.scanQueueUrl),
-    evaluateQueue: new SqsJobQueue(c.sqs, resources.evaluateQueueUrl),
-    ...(resources.deadLetterQueueUrl ? { deadLetters: new SqsJobQueue(c.sqs, resources.deadLetterQueueUrl) } : {}),
-    publisher: new SnsPublisher(c.sns, resources.resultsTopicArn),
+  const deps = {
     ...(config.registryOverride ? {} : { registryApi: new EcrRegistryApi(new ECRClient({})) }),
-    async openImage(image) {
+    async openImage(image: ImageName) {
       const ref = parseReference(imageReference(image));
       if (ref.kind !== 'registry') throw new Error(`not a registry image: ${imageReference(image)}`);
       let credentials: CredentialProvider | undefined;
@@ -93,5 +91,35 @@ export function awsPipelineDeps(opts: AwsDepsOptions): PipelineDeps {
     now: opts.now ?? (() => new Date()),
     log: opts.log ?? silentLog,
     metrics: opts.metrics ?? noMetrics,
-  };
+  } as PipelineDeps;
+  port(deps, 'images', resources, 'imagesTable', (t) => new DynamoImageStore(c.documents, t));
+  port(deps, 'packageIndex', resources, 'packageIndexTable', (t) => new DynamoPackageIndex(c.documents, t));
+  port(deps, 'results', resources, 'resultsTable', (t) => new DynamoResultStore(c.documents, t, { retentionDays: config.resultRetentionDays }));
+  port(deps, 'advisories', resources, 'advisoriesTable', (t) => new DynamoAdvisoryStore(c.documents, t));
+  port(deps, 'objects', resources, 'bucket', (b) => new S3ObjectStore(c.s3, b));
+  port(deps, 'scanQueue', resources, 'scanQueueUrl', (u) => new SqsJobQueue(c.sqs, u));
+  port(deps, 'evaluateQueue', resources, 'evaluateQueueUrl', (u) => new SqsJobQueue(c.sqs, u));
+  port(deps, 'publisher', resources, 'resultsTopicArn', (a) => new SnsPublisher(c.sns, a));
+  // optional: absent (not a throwing getter), so `deps.deadLetters ? … : log` keeps working
+  if (resources.deadLetterQueueUrl) port(deps, 'deadLetters', resources, 'deadLetterQueueUrl', (u) => new SqsJobQueue(c.sqs, u));
+  return deps;
+}
+
+type PortName = 'images' | 'packageIndex' | 'results' | 'advisories' | 'objects' | 'scanQueue' | 'evaluateQueue' | 'publisher' | 'deadLetters';
+
+/** Defines `deps[name]` as a getter that builds the adapter once, or throws CONFIG naming the missing variable. */
+function port<K extends PortName>(deps: PipelineDeps, name: K, resources: PipelineResources, field: keyof PipelineResources, build: (value: string) => NonNullable<PipelineDeps[K]>): void {
+  let built: NonNullable<PipelineDeps[K]> | undefined;
+  Object.defineProperty(deps, name, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (built) return built;
+      const value = resources[field];
+      if (!value) {
+        throw new DrydockError('CONFIG', `${resourceVariable(field)} is not set: this function was not given the ${field}, so it has no ${name} port (add the variable to the function's environment)`);
+      }
+      return (built = build(value));
+    },
+  });
 }

@@ -6,9 +6,10 @@
  * 'B'), which are also the values of CDK's `AttributeType` enum.
  *
  * Every table is on-demand (PAY_PER_REQUEST): the load is bursty (a push storm, a feed sync)
- * and small on average. None has a TTL attribute: image records, package index entries and
- * advisories are replaced, not expired, and the result history is what rescans compare
- * against (pruning it is a later decision, and would add `expiresAt` here).
+ * and small on average. Image records, package index entries and advisories are replaced, not
+ * expired; results rows expire (TTL `expiresAt`, DRYDOCK_RESULT_RETENTION_DAYS after their
+ * evaluation): the latest verdict lives on the image record, and the evaluator's delta reads
+ * only the last few rows, which a re-evaluation at least once per retention period renews.
  */
 import {
   CreateTableCommand,
@@ -113,6 +114,8 @@ export const PACKAGE_INDEX_TABLE: TableDefinition = {
 
 /** LSI of the results table: the history of one image in evaluation order. */
 export const RESULTS_BY_TIME = 'byTime';
+/** The results table's TTL attribute: epoch seconds, evaluation time + the retention (absent: kept). */
+export const RESULTS_TTL_ATTRIBUTE = 'expiresAt';
 
 /**
  * Verdict history per image: pk `digest`, sk `resultId`, so that a conditional put
@@ -135,6 +138,7 @@ export const RESULTS_TABLE: TableDefinition = {
       projection: { type: 'ALL' },
     },
   ],
+  timeToLiveAttribute: RESULTS_TTL_ATTRIBUTE,
 };
 
 // ---------------------------------------------------------------- advisories

@@ -101,6 +101,15 @@ export class MemoryImageStore implements ImageStore {
       .slice(0, opts.limit)
       .map((r) => structuredClone(r));
   }
+
+  async getMany(digests: readonly string[]): Promise<Map<string, ImageRecord>> {
+    const out = new Map<string, ImageRecord>();
+    for (const d of digests) {
+      const r = this.records.get(d);
+      if (r && !out.has(d)) out.set(d, structuredClone(r));
+    }
+    return out;
+  }
 }
 
 // ---------------------------------------------------------------- package index

@@ -14,6 +14,7 @@ import { DrydockError } from '../../../errors.js';
 import { ConditionFailedError, type ClaimOutcome, type ClaimRequest, type ImageRecord, type ImageStatus, type ImageStore } from '../../../ports/stores.js';
 import { claimDecision, expectationMessage, staleBefore } from '../../store-rules.js';
 import { IMAGES_BY_REPOSITORY, IMAGES_BY_UPDATED, IMAGES_LIST_KEY } from '../tables.js';
+import { batchGet, type BatchOptions } from './batch.js';
 import { checkItemSize, compact, dynamoError, isConditionFailure, itemSize, stringSet } from './items.js';
 
 /** Attributes the adapter keeps on the item for its indexes; never part of an ImageRecord. */
@@ -29,6 +30,8 @@ export class DynamoImageStore implements ImageStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
+    /** getMany's batching (attempts, backoff); tests shorten the waits */
+    private readonly batchOptions: BatchOptions = {},
   ) {}
 
   async get(digest: string): Promise<ImageRecord | undefined> {
@@ -56,6 +59,7 @@ export class DynamoImageStore implements ImageStore {
       ':analyzed': 'analyzed',
       ':evaluated': 'evaluated',
       ':failed': 'failed',
+      ':skipped': 'skipped',
       ':retryable': 'retryable',
       ':job': req.jobId,
       ':now': now,
@@ -78,6 +82,7 @@ export class DynamoImageStore implements ImageStore {
       '(#status IN (:analyzing, :assembling) AND (claimedBy = :job OR attribute_not_exists(claimedAt) OR claimedAt < :staleBefore))',
       '(#status IN (:analyzed, :evaluated) AND (attribute_not_exists(analysisVersion) OR analysisVersion <> :version))',
       '(#status = :failed AND #error.#kind = :retryable)',
+      '#status = :skipped',
     ].join(' OR ');
 
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -222,6 +227,23 @@ export class DynamoImageStore implements ImageStore {
       if (isConditionFailure(e)) throw new ConditionFailedError(`image ${digest}: no record to add layer ${layerKey} to`);
       throw dynamoError(e, `add layer ${layerKey} to image ${digest}`);
     }
+  }
+
+  /**
+   * BatchGetItem in chunks of 100 keys (batch.ts: UnprocessedKeys retried with backoff, THROTTLED
+   * when some remain), consistent reads; duplicates are asked for once (DynamoDB refuses a batch
+   * with a key twice).
+   */
+  async getMany(digests: readonly string[]): Promise<Map<string, ImageRecord>> {
+    const unique = [...new Set(digests)];
+    const out = new Map<string, ImageRecord>();
+    if (unique.length === 0) return out;
+    const items = await batchGet(this.doc, this.table, unique.map((digest) => ({ digest })), { consistentRead: true, ...this.batchOptions });
+    for (const item of items) {
+      const rec = toRecord(item);
+      out.set(rec.digest, rec);
+    }
+    return out;
   }
 
   /** A Query of GSI byUpdated (or byRepository), newest first, paged until `limit` records. */
