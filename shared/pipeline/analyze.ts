@@ -13,15 +13,16 @@
  */
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { DrydockError } from '../errors.js';
-import { resolveImages } from '../image/resolve.js';
+import { notAnImage, resolveImages } from '../image/resolve.js';
+import { formatPlatform, isAttestation } from '../image/platform.js';
 import { layerCacheKey } from '../layers/cache-codec.js';
 import { ObjectLayerCache } from '../layers/object-layer-cache.js';
 import { lookupsFor } from '../match/index.js';
 import { policyCollector } from '../policy/collector.js';
 import type { PackageKey } from '../ports/advisory-store.js';
-import { ConditionFailedError, type ImageRecord, type PackageIndexEntry } from '../ports/stores.js';
+import { ConditionFailedError, type ImageRecord, type PackageIndexEntry, type PlatformAnalysis } from '../ports/stores.js';
 import { renderCycloneDx } from '../report/cyclonedx.js';
-import type { ResolvedImage } from '../image/types.js';
+import type { Descriptor, FetchedManifest, Platform, ResolvedImage } from '../image/types.js';
 import { analysisVersion, readLayer, scanImage, scanPlan, type ImageInventory, type ScanPlan } from '../scan.js';
 import { TOOL } from '../version.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
@@ -34,11 +35,16 @@ export type AnalysisOutcome =
   | { outcome: 'layer-done'; digest: string; done: number; pending: number }
   | { outcome: 'skipped'; digest?: string; why: string };
 
-/** One plan for every job of a process: the catalogers and the policy collector, as the CLI runs them. */
-let defaultPlan: ScanPlan | undefined;
-export function pipelinePlan(): ScanPlan {
-  defaultPlan ??= scanPlan({ collector: policyCollector() });
-  return defaultPlan;
+/**
+ * One plan per set of limits (in practice one per process): the catalogers and the policy
+ * collector, as the CLI runs them, within the configured budget (DRYDOCK_LIMIT_*).
+ */
+const plans = new Map<string, ScanPlan>();
+export function pipelinePlan(config: Pick<PipelineDeps['config'], 'limits'> = { limits: {} }): ScanPlan {
+  const key = JSON.stringify(config.limits);
+  let plan = plans.get(key);
+  if (!plan) plans.set(key, (plan = scanPlan({ collector: policyCollector(), limits: config.limits })));
+  return plan;
 }
 
 export function repositoryWanted(repository: string, globs: readonly string[]): boolean {
@@ -50,19 +56,76 @@ function sourceName(deps: PipelineDeps, image: ImageName): ImageName {
   return deps.config.registryOverride ? { ...image, registry: deps.config.registryOverride } : image;
 }
 
+/** Most platform images analysed under one index (limit maxPlatforms): each is a full analysis. */
+export const MAX_PLATFORMS = 16;
+
+/** Why an untagged push is not analysed on its own (DESIGN.md §1 "Push events in practice"). */
+export const UNTAGGED_REASON = 'untagged: analysed when a tag names it';
+
+/**
+ * Which platform images of a pushed digest are analysed: all of an index (attestations and other
+ * non-image entries left out, recorded in `skipped`), the one image of a single manifest whatever
+ * its platform. DRYDOCK_PLATFORM only orders them: its image comes first (the record's primary).
+ */
+async function resolveForAnalysis(
+  deps: PipelineDeps,
+  source: Awaited<ReturnType<PipelineDeps['openImage']>>,
+  reference: string,
+  root: FetchedManifest | undefined,
+  signal: AbortSignal | undefined,
+): Promise<ResolvedImage[]> {
+  const plan = pipelinePlan(deps.config);
+  // the limit before any platform manifest is fetched (and again after, for nested indexes)
+  const listed = root ? imageEntries(root) : undefined;
+  if (listed !== undefined && listed > MAX_PLATFORMS) throw tooManyPlatforms(listed, reference);
+  const skipped: string[] = [];
+  const images = await resolveImages(source, reference, {
+    platform: 'all',
+    maxLayers: plan.limits.maxLayers,
+    onSkip: (d, why) => skipped.push(`${d.digest} (${why})`),
+    ...(root ? { root } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  if (skipped.length) deps.log.info('index entries that are not images: left out', { image: reference, skipped });
+  if (images.length > MAX_PLATFORMS) throw tooManyPlatforms(images.length, reference);
+  return orderPlatforms(images, deps.config.platform);
+}
+
+function tooManyPlatforms(n: number, reference: string): DrydockError {
+  return new DrydockError('LIMIT_EXCEEDED', `the index lists ${n} platform images, more than the limit of ${MAX_PLATFORMS} (limit maxPlatforms)`, { kind: 'permanent', context: { image: reference } });
+}
+
+/** The image entries an index document lists (attestations and artifacts not counted); undefined for a manifest. */
+function imageEntries(doc: FetchedManifest): number | undefined {
+  try {
+    const json = JSON.parse(doc.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    if (!Array.isArray(json.manifests)) return undefined;
+    return json.manifests.filter((d) => d && typeof d === 'object' && !isAttestation(d) && !d.artifactType).length;
+  } catch {
+    return undefined;
+  }
+}
+
+function orderPlatforms(images: ResolvedImage[], preferred: Platform | undefined): ResolvedImage[] {
+  if (!preferred) return images;
+  const i = images.findIndex((r) => r.platform.os === preferred.os && r.platform.architecture === preferred.architecture);
+  return i <= 0 ? images : [images[i]!, ...images.slice(0, i), ...images.slice(i + 1)];
+}
+
 export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: AbortSignal): Promise<AnalysisOutcome> {
   const { config, log } = deps;
   if (!repositoryWanted(job.image.repository, config.repositories)) {
     log.info('repository not configured for analysis: skipped', { repository: job.image.repository });
     return { outcome: 'skipped', why: `repository ${job.image.repository} is not in DRYDOCK_REPOSITORIES` };
   }
-  const plan = pipelinePlan();
+  const plan = pipelinePlan(deps.config);
   const version = analysisVersion(plan);
   const started = Date.now();
   const source = await deps.openImage(sourceName(deps, job.image));
   try {
     // A job by tag learns its digest from the registry first: the record is keyed by digest.
-    const digest = job.image.digest ?? (await source.rootManifest(signal)).digest;
+    let root = job.image.digest ? undefined : await source.rootManifest(signal);
+    const digest = job.image.digest ?? root!.digest;
     const claim = await deps.images.claim({
       digest,
       registry: job.image.registry,
@@ -74,25 +137,34 @@ export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: 
       staleAfterMs: config.staleClaimMs,
     });
     if (!claim.claimed) {
-      // Analysed before: if its evaluation was lost (a crash between the two), ask again — the
-      // evaluate job's trigger is the same, so the evaluator's idempotency keeps it to one.
-      if (claim.why === 'done' && claim.record.status === 'analyzed') await sendEvaluate(deps, digest, claim.record);
+      if (claim.why === 'done') await afterDone(deps, digest, claim.record, job.image.tag);
       log.info(`image not analysed again: ${claim.why}`, { digest, status: claim.record.status, claimedBy: claim.record.claimedBy });
       return { outcome: 'skipped', digest, why: claim.why };
     }
+    // Not every push is an image: artifacts and attestations are recorded as skipped, never failed;
+    // an untagged push is a platform manifest of an index (analysed under the index) or a push by digest.
+    root ??= await source.rootManifest(signal);
+    const skip = notAnImage(root) ?? (job.reason === 'push' && !job.image.tag ? UNTAGGED_REASON : undefined);
+    if (skip) return await recordSkip(deps, digest, job.jobId, skip);
+
     const reference = imageReference({ ...job.image, digest });
     const cache = new ObjectLayerCache(deps.objects, OBJECT_KEYS.layerPrefix);
-    const [img] = await resolveImages(source, reference, { platform: config.platform, maxLayers: plan.limits.maxLayers, ...(signal ? { signal } : {}) });
-    if (!img) throw new DrydockError('PLATFORM_NOT_FOUND', `no ${config.platform.os}/${config.platform.architecture} image`, { context: { image: reference } });
-    const keyed = img.layers.map((l) => ({ ...l, cacheKey: layerCacheKey(l.descriptor.digest, plan.fingerprint) }));
-    const missing: typeof keyed = [];
-    for (const l of keyed) if (!(await cache.has(l.cacheKey))) missing.push(l);
+    const images = await resolveForAnalysis(deps, source, reference, root, signal);
+    if (!images.length) return await recordSkip(deps, digest, job.jobId, 'not an image: the index lists no image manifests');
+    // one cache key per distinct layer: platforms (and images) share layers
+    const keyed = new Map<string, ResolvedImage['layers'][number] & { cacheKey: string }>();
+    for (const img of images) for (const l of img.layers) {
+      const cacheKey = layerCacheKey(l.descriptor.digest, plan.fingerprint);
+      if (!keyed.has(cacheKey)) keyed.set(cacheKey, { ...l, cacheKey });
+    }
+    const missing: Array<ResolvedImage['layers'][number] & { cacheKey: string }> = [];
+    for (const l of keyed.values()) if (!(await cache.has(l.cacheKey))) missing.push(l);
 
     if (config.fanoutMinLayers > 0 && missing.length >= config.fanoutMinLayers) {
       const now = deps.now().toISOString();
       await deps.images.update(
         digest,
-        { layersPending: missing.length, layersDone: [], manifestDigest: img.manifestDigest, layers: img.layers.map((l) => l.descriptor.digest), updatedAt: now },
+        { layersPending: missing.length, layersDone: [], manifestDigest: images[0]!.manifestDigest, layers: [...new Set(images.flatMap((i) => i.layers.map((l) => l.descriptor.digest)))], updatedAt: now },
         { status: ['analyzing'], claimedBy: job.jobId },
       );
       const jobs: LayerJob[] = missing.map((l) => checkOutgoing<LayerJob>({
@@ -106,17 +178,51 @@ export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: 
       }));
       await deps.scanQueue.sendBatch(jobs);
       deps.metrics.add('LayerJobsSent', 'Count', jobs.length);
-      log.info('analysis fanned out into layer jobs', { digest, layerJobs: jobs.length, layers: img.layers.length });
+      log.info('analysis fanned out into layer jobs', { digest, layerJobs: jobs.length, layers: keyed.size, platforms: images.length });
       return { outcome: 'fanned-out', digest, layerJobs: jobs.length };
     }
 
-    const inv = await scanWithCache(deps, source, reference, cache, signal, [img]);
-    await finishAnalysis(deps, claim.record, job.jobId, inv, version);
+    const invs = await scanWithCache(deps, source, reference, cache, signal, images);
+    await finishAnalysis(deps, claim.record, job.jobId, invs, version);
     deps.metrics.add('AnalysisDuration', 'Milliseconds', Date.now() - started);
-    return { outcome: 'analyzed', digest, packages: inv.packages.length, layersRead: missing.length, layersCached: keyed.length - missing.length };
+    return { outcome: 'analyzed', digest, packages: invs.reduce((n, inv) => n + inv.packages.length, 0), layersRead: missing.length, layersCached: keyed.size - missing.length };
   } finally {
     await source.close?.();
   }
+}
+
+/** The claimed record becomes 'skipped' with its reason: never published, never an error. */
+async function recordSkip(deps: PipelineDeps, digest: string, jobId: string, why: string): Promise<AnalysisOutcome> {
+  const now = deps.now().toISOString();
+  await deps.images.update(
+    digest,
+    { status: 'skipped', skipReason: why, updatedAt: now, claimedBy: undefined, claimedAt: undefined, error: undefined, attempts: undefined },
+    { status: ['analyzing'], claimedBy: jobId },
+  );
+  deps.metrics.add('PushesSkipped', 'Count', 1);
+  deps.log.info('push recorded as skipped', { digest, why });
+  return { outcome: 'skipped', digest, why };
+}
+
+/**
+ * A push of a digest analysed already: if its evaluation was lost (a crash between the two), ask
+ * again (same trigger, so the evaluator's idempotency keeps it to one); if it was evaluated but
+ * the pushed tag was not covered (a retag), evaluate for the new tag so it is published.
+ */
+async function afterDone(deps: PipelineDeps, digest: string, record: ImageRecord, tag: string | undefined): Promise<void> {
+  if (record.status === 'analyzed') return sendEvaluate(deps, digest, record);
+  if (record.status !== 'evaluated' || !tag || (record.evaluatedTags ?? []).includes(tag)) return;
+  const trigger = `tag:${tag}@${record.analyzedAt ?? 'unknown'}`;
+  const job = checkOutgoing<EvaluateJob>({
+    schema: 'drydock.evaluate-job/1',
+    jobId: `evaluate:${digest}:retag:${trigger}`,
+    digest,
+    reason: 'retag',
+    trigger,
+    requestedAt: deps.now().toISOString(),
+  });
+  await deps.evaluateQueue.send(job);
+  deps.log.info('digest pushed under a new tag: evaluation queued for it', { digest, tag });
 }
 
 export async function analyzeLayerJob(job: LayerJob, deps: PipelineDeps, signal?: AbortSignal): Promise<AnalysisOutcome> {
@@ -126,7 +232,7 @@ export async function analyzeLayerJob(job: LayerJob, deps: PipelineDeps, signal?
     log.info('layer job for an image no longer being analysed: skipped', { digest: job.digest, status: record?.status });
     return { outcome: 'skipped', digest: job.digest, why: `image is ${record?.status ?? 'unknown'}` };
   }
-  const plan = pipelinePlan();
+  const plan = pipelinePlan(deps.config);
   const cache = new ObjectLayerCache(deps.objects, OBJECT_KEYS.layerPrefix);
   const reference = imageReference(job.image);
   if (!(await cache.has(job.cacheKey))) {
@@ -171,9 +277,11 @@ export async function analyzeLayerJob(job: LayerJob, deps: PipelineDeps, signal?
   log.info('last layer in: assembling the image', { digest: job.digest, layers: pending, statusBefore: status });
   const source = await deps.openImage(sourceName(deps, job.image));
   try {
-    const inv = await scanWithCache(deps, source, imageReference({ ...job.image, digest: job.digest }), cache, signal);
-    await finishAnalysis(deps, current, job.jobId, inv, analysisVersion(plan));
-    return { outcome: 'analyzed', digest: job.digest, packages: inv.packages.length, layersRead: inv.image.layers.filter((l) => !l.cached).length, layersCached: inv.image.layers.filter((l) => l.cached).length };
+    const reference = imageReference({ ...job.image, digest: job.digest });
+    const invs = await scanWithCache(deps, source, reference, cache, signal, await resolveForAnalysis(deps, source, reference, undefined, signal));
+    await finishAnalysis(deps, current, job.jobId, invs, analysisVersion(plan));
+    const layers = invs.flatMap((inv) => inv.image.layers);
+    return { outcome: 'analyzed', digest: job.digest, packages: invs.reduce((n, inv) => n + inv.packages.length, 0), layersRead: layers.filter((l) => !l.cached).length, layersCached: layers.filter((l) => l.cached).length };
   } finally {
     await source.close?.();
   }
@@ -185,25 +293,26 @@ async function scanWithCache(
   reference: string,
   cache: ObjectLayerCache,
   signal: AbortSignal | undefined,
-  resolved?: ResolvedImage[],
-): Promise<ImageInventory> {
-  const plan = pipelinePlan();
+  resolved: ResolvedImage[],
+): Promise<ImageInventory[]> {
+  const plan = pipelinePlan(deps.config);
   let bytes = 0;
-  const [inv] = await scanImage(source, reference, {
-    platform: deps.config.platform,
+  const invs = await scanImage(source, reference, {
+    platform: 'all',
     cache,
     collector: plan.collector!,
     concurrency: deps.config.concurrency,
     progress: { bytes: (n) => (bytes += n) },
     ...(signal ? { signal } : {}),
-    ...(resolved ? { resolved } : {}),
+    resolved,
   });
-  if (!inv) throw new DrydockError('PLATFORM_NOT_FOUND', 'the image resolved to no platform image', { context: { image: reference } });
-  const cached = inv.image.layers.filter((l) => l.cached).length;
-  deps.metrics.add('LayersRead', 'Count', inv.image.layers.length - cached);
+  if (!invs.length) throw new DrydockError('PLATFORM_NOT_FOUND', 'the image resolved to no platform image', { context: { image: reference } });
+  const layers = invs.flatMap((inv) => inv.image.layers);
+  const cached = layers.filter((l) => l.cached).length;
+  deps.metrics.add('LayersRead', 'Count', layers.length - cached);
   deps.metrics.add('LayerCacheHits', 'Count', cached);
   deps.metrics.add('BytesRead', 'Bytes', bytes);
-  return inv;
+  return invs;
 }
 
 /** The advisory keys an inventory is matched by, with the installed versions behind each. */
@@ -236,46 +345,91 @@ export function decodeInventory(bytes: Buffer, where: string): ImageInventory {
   }
 }
 
-/** Inventory and SBOM to the bucket, the package index, the record, then the evaluate job. `before`: the record as this job claimed it. */
-async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: string, inv: ImageInventory, version: string): Promise<void> {
+/** "linux/arm64/v8" */
+export function platformString(p: Platform): string {
+  return formatPlatform(p);
+}
+
+function distroString(inv: ImageInventory): string | undefined {
+  return inv.distro ? `${inv.distro.id}${inv.distro.versionId ? ` ${inv.distro.versionId}` : ''}` : undefined;
+}
+
+/** The inventory keys of a previous analysis (one per platform of an index). */
+function previousInventoryKeys(rec: ImageRecord): string[] {
+  if (rec.platforms?.length) return rec.platforms.map((p) => p.inventoryKey);
+  return rec.inventoryKey ? [rec.inventoryKey] : [];
+}
+
+/** Where a platform image's inventory and SBOM go: the image's own keys, or beside them per platform of an index. */
+function platformKeys(digest: string, inv: ImageInventory, many: boolean): { inventoryKey: string; sbomKey: string } {
+  if (!many) return { inventoryKey: OBJECT_KEYS.inventory(digest), sbomKey: OBJECT_KEYS.sbom(digest) };
+  const child = inv.image.manifestDigest.replace(/^sha256:/, '');
+  return {
+    inventoryKey: OBJECT_KEYS.inventory(digest).replace(/\.json\.gz$/, `/${child}.json.gz`),
+    sbomKey: OBJECT_KEYS.sbom(digest).replace(/\.cdx\.json$/, `/${child}.cdx.json`),
+  };
+}
+
+/**
+ * Inventories and SBOMs to the bucket (one per platform image), the package index (the union of
+ * the platforms' keys, under the pushed digest), the record, then the evaluate job.
+ * `before`: the record as this job claimed it.
+ */
+async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: string, invs: ImageInventory[], version: string): Promise<void> {
   const { digest, repository } = before;
   // Keys of a previous analysis of this digest (older catalogers) that the new one lacks are removed.
-  let previousKeys: PackageKey[] | undefined;
-  if (before.inventoryKey) {
-    const old = await deps.objects.get(before.inventoryKey);
-    if (old) {
-      try {
-        previousKeys = packageIndexEntries(decodeInventory(old, before.inventoryKey), digest, repository).map((e) => e.key);
-      } catch {
-        previousKeys = undefined;
-      }
+  let previousKeys: PackageKey[] | undefined = [];
+  for (const key of previousInventoryKeys(before)) {
+    const old = await deps.objects.get(key);
+    if (!old || !previousKeys) continue;
+    try {
+      previousKeys.push(...packageIndexEntries(decodeInventory(old, key), digest, repository).map((e) => e.key));
+    } catch {
+      previousKeys = undefined;
     }
   }
-  const inventoryKey = OBJECT_KEYS.inventory(digest);
-  const sbomKey = OBJECT_KEYS.sbom(digest);
-  await deps.objects.put(inventoryKey, encodeInventory(inv), { contentType: 'application/json', contentEncoding: 'gzip' });
-  await deps.objects.put(sbomKey, renderCycloneDx(inv, TOOL), { contentType: 'application/vnd.cyclonedx+json' });
-  const entries = packageIndexEntries(inv, digest, repository);
+  const fromIndex = invs.some((inv) => inv.image.indexDigest);
+  const many = invs.length > 1;
+  const platforms: PlatformAnalysis[] = [];
+  const merged = new Map<string, PackageIndexEntry>();
+  for (const inv of invs) {
+    const { inventoryKey, sbomKey } = platformKeys(digest, inv, many);
+    await deps.objects.put(inventoryKey, encodeInventory(inv), { contentType: 'application/json', contentEncoding: 'gzip' });
+    await deps.objects.put(sbomKey, renderCycloneDx(inv, TOOL), { contentType: 'application/vnd.cyclonedx+json' });
+    for (const e of packageIndexEntries(inv, digest, repository)) {
+      const k = `${e.key.ecosystem}|${e.key.name}`;
+      const seen = merged.get(k);
+      if (seen) seen.versions = [...new Set([...seen.versions, ...e.versions])];
+      else merged.set(k, e);
+    }
+    const distro = distroString(inv);
+    platforms.push({ platform: platformString(inv.image.platform), manifestDigest: inv.image.manifestDigest, inventoryKey, sbomKey, ...(distro ? { distro } : {}), packageCount: inv.packages.length });
+  }
+  const entries = [...merged.values()];
   await deps.packageIndex.replaceForImage(digest, entries, previousKeys);
   const now = deps.now().toISOString();
-  const distro = inv.distro ? `${inv.distro.id}${inv.distro.versionId ? ` ${inv.distro.versionId}` : ''}` : undefined;
+  const primary = platforms[0]!;
+  const distros = [...new Set(platforms.map((p) => p.distro).filter((d): d is string => Boolean(d)))];
   const record = await deps.images.update(
     digest,
     {
       status: 'analyzed',
-      manifestDigest: inv.image.manifestDigest,
-      platform: `${inv.image.platform.os}/${inv.image.platform.architecture}${inv.image.platform.variant ? `/${inv.image.platform.variant}` : ''}`,
-      ...(distro ? { distro } : {}),
-      layers: inv.image.layers.map((l) => l.digest),
-      packageCount: inv.packages.length,
+      manifestDigest: primary.manifestDigest,
+      platform: platforms.map((p) => p.platform).join(', '),
+      distro: distros.length ? distros.join(', ') : undefined,
+      layers: [...new Set(invs.flatMap((inv) => inv.image.layers.map((l) => l.digest)))],
+      packageCount: platforms.reduce((n, p) => n + p.packageCount, 0),
       packageKeyCount: entries.length,
-      inventoryKey,
-      sbomKey,
+      inventoryKey: primary.inventoryKey,
+      sbomKey: primary.sbomKey,
+      platforms: fromIndex ? platforms : undefined,
       analysisVersion: version,
       analyzedAt: now,
       updatedAt: now,
       error: undefined,
       attempts: undefined,
+      skipReason: undefined,
+      evaluatedTags: undefined,
       claimedBy: undefined,
       claimedAt: undefined,
       layersDone: undefined,
@@ -283,9 +437,10 @@ async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: st
     },
     { status: ['analyzing', 'assembling'], claimedBy: jobId },
   );
+  const packages = invs.reduce((n, inv) => n + inv.packages.length, 0);
   deps.metrics.add('ImagesAnalyzed', 'Count', 1);
-  deps.metrics.add('Packages', 'Count', inv.packages.length);
-  deps.log.info('image analysed', { digest, packages: inv.packages.length, packageKeys: entries.length, warnings: inv.warnings.length, distro });
+  deps.metrics.add('Packages', 'Count', packages);
+  deps.log.info('image analysed', { digest, platforms: platforms.map((p) => p.platform), packages, packageKeys: entries.length, warnings: invs.reduce((n, inv) => n + inv.warnings.length, 0), distro: record.distro });
   await sendEvaluate(deps, digest, record);
 }
 

@@ -20,7 +20,7 @@ import type { Advisory } from '../advisories/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { checkOutgoing, type EvaluateJob, type FindingBrief, type ResultMessage, type Verdict } from './messages.js';
+import { checkOutgoing, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
 
 export type EvaluationOutcome =
   | { outcome: 'evaluated'; digest: string; status: Verdict; changed: boolean; published: boolean; findings: number; resultId: string }
@@ -54,11 +54,22 @@ export function resultIdFor(jobId: string, at: Date): string {
   return `${at.toISOString().replace(/[-:.]/g, '')}-${createHash('sha256').update(jobId).digest('hex').slice(0, 12)}`;
 }
 
+const VERDICT_RANK: Record<Verdict, number> = { pass: 0, warn: 1, fail: 2, error: 3 };
+
+/** One platform image's evaluation (the only one for a single-platform image). */
+interface PlatformEvaluation {
+  platform: string | undefined;
+  manifestDigest: string | undefined;
+  inv: ImageInventory;
+  match: Awaited<ReturnType<typeof matchInventory>>;
+  policy: PolicyResult;
+}
+
 export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise<EvaluationOutcome> {
   const started = Date.now();
   const record = await deps.images.get(job.digest);
   if (!record) throw new DrydockError('MANIFEST_NOT_FOUND', `no image record for ${job.digest}: nothing was analysed under this digest`, { context: { image: job.digest } });
-  if (record.status === 'failed' || record.status === 'deleted') return { outcome: 'skipped', digest: job.digest, why: `image is ${record.status}` };
+  if (record.status === 'failed' || record.status === 'deleted' || record.status === 'skipped') return { outcome: 'skipped', digest: job.digest, why: `image is ${record.status}` };
   if (!record.inventoryKey) return { outcome: 'skipped', digest: job.digest, why: `image is ${record.status} and has no inventory yet` };
 
   // A redelivery after the result was appended reuses it (same job → same id), and compares with the one before.
@@ -68,30 +79,65 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   const resultId = own?.resultId ?? resultIdFor(job.jobId, now);
   const previous = recent.find((r) => r.resultId !== resultId && r.status !== 'error');
 
-  const bytes = await deps.objects.get(record.inventoryKey);
-  if (!bytes) throw new DrydockError('SOURCE_UNREADABLE', `the inventory ${record.inventoryKey} is missing from the bucket`, { kind: 'retryable', context: { image: job.digest } });
-  const inv = decodeInventory(bytes, record.inventoryKey);
+  // An index: every platform image, each matched and judged on its own; the image's verdict is the worst.
+  const targets = record.platforms?.length
+    ? record.platforms.map((p) => ({ key: p.inventoryKey, platform: p.platform as string | undefined, manifestDigest: p.manifestDigest as string | undefined }))
+    : [{ key: record.inventoryKey, platform: record.platform, manifestDigest: record.manifestDigest }];
   const bundle = await loadBundle(deps);
-  const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest));
-  const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: match, now }));
+  const evals: PlatformEvaluation[] = [];
+  for (const t of targets) {
+    const bytes = await deps.objects.get(t.key);
+    if (!bytes) throw new DrydockError('SOURCE_UNREADABLE', `the inventory ${t.key} is missing from the bucket`, { kind: 'retryable', context: { image: job.digest } });
+    const inv = decodeInventory(bytes, t.key);
+    const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest));
+    const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: match, now }));
+    evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy });
+  }
+  const multi = Boolean(record.platforms?.length);
+  const worst = evals.reduce((w, e) => (VERDICT_RANK[e.policy.verdict] > VERDICT_RANK[w.policy.verdict] ? e : w), evals[0]!);
+  const { policy, match } = worst;
 
-  const counts = severityCounts(match.findings);
-  const highest = match.findings.reduce<string | undefined>((h, f) => (!h || severityRank(f.severity) > severityRank(h as Finding['severity']) ? f.severity : h), undefined);
-  const status: Verdict = policy.verdict;
-  const findingIds = [...new Set(match.findings.map(findingKey))].sort();
+  // The image's findings: each (vulnerability, package, version) once, with the platforms it is on.
+  const onPlatforms = new Map<string, string[]>();
+  const unique: Finding[] = [];
+  for (const e of evals) {
+    for (const f of e.match.findings) {
+      const k = findingKey(f);
+      let where = onPlatforms.get(k);
+      if (!where) {
+        onPlatforms.set(k, (where = []));
+        unique.push(f);
+      }
+      if (e.platform && !where.includes(e.platform)) where.push(e.platform);
+    }
+  }
+  const platformsOf = multi ? (f: Finding) => onPlatforms.get(findingKey(f)) ?? [] : undefined;
+
+  const counts = severityCounts(unique);
+  const highest = highestOf(unique);
+  const status: Verdict = worst.policy.verdict;
+  const findingIds = [...onPlatforms.keys()].sort();
   const previousIds = new Set(previous?.findingIds ?? []);
-  const currentIds = new Set(findingIds);
-  const newFindings = previous ? match.findings.filter((f) => !previousIds.has(findingKey(f))) : [];
-  const resolved = previous ? [...previousIds].filter((id) => !currentIds.has(id)) : [];
-  const changed = !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
+  const newFindings = previous ? unique.filter((f) => !previousIds.has(findingKey(f))) : [];
+  const resolved = previous ? [...previousIds].filter((id) => !onPlatforms.has(id)) : [];
+  const retag = job.reason === 'retag';
+  // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same
+  const changed = retag || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
 
   const reportKey = OBJECT_KEYS.report(job.digest, resultId);
   if (!own) {
-    const report = { format: 'drydock.report/1', tool: TOOL, resultId, image: inv.image, distro: inv.distro, reason: reasonOf(job), policy, vulnerabilities: match, evaluatedAt: now.toISOString() };
+    const report = {
+      // an index: image, distro and policy of the platform that decided the verdict; the findings of
+      // every platform, each once with the platforms it is on; each platform's own part under `platforms`
+      format: 'drydock.report/1', tool: TOOL, resultId, image: worst.inv.image, distro: worst.inv.distro, reason: reasonOf(job), policy,
+      vulnerabilities: multi ? { ...match, findings: unique.map((f) => ({ ...f, platforms: platformsOf!(f) })) } : match,
+      evaluatedAt: now.toISOString(),
+      ...(multi ? { platforms: evals.map((e) => ({ platform: e.platform, image: e.inv.image, distro: e.inv.distro, policy: e.policy, vulnerabilities: e.match })) } : {}),
+    };
     await deps.objects.put(reportKey, gzipSync(JSON.stringify(report)), { contentType: 'application/json', contentEncoding: 'gzip' });
-    // the page a person opens from Slack: verdict, fired rules, sortable findings, layers
+    // the page a person opens from Slack: verdict, fired rules, sortable findings, layers (of the platform that decided the verdict)
     const html = renderHtmlReport({
-      inventory: inv, match, policy, tool: TOOL, generatedAt: now, resultId, reason: reasonOf(job),
+      inventory: worst.inv, match, policy, tool: TOOL, generatedAt: now, resultId, reason: reasonOf(job),
       image: { registry: record.registry, repository: record.repository, tags: record.tags ?? [], digest: record.digest },
     });
     await deps.objects.put(OBJECT_KEYS.htmlReport(reportKey), html, { contentType: 'text/html; charset=utf-8' });
@@ -106,14 +152,22 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     policyId: policy.bundleId,
     policyDigest: policy.bundleDigest,
     ...(highest ? { highestSeverity: highest } : {}),
-    findings: match.findings.length,
+    findings: unique.length,
     counts,
     reportKey,
     findingIds,
     rulesFired: policy.fired.length,
   };
   if (!own) await deps.results.append(result);
-  await recordVerdict(deps, record, result);
+  const perPlatform = multi
+    ? evals.map((e) => {
+        const c = severityCounts(e.match.findings);
+        const h = highestOf(e.match.findings);
+        const distro = e.inv.distro ? `${e.inv.distro.id}${e.inv.distro.versionId ? ` ${e.inv.distro.versionId}` : ''}` : undefined;
+        return { platform: e.platform ?? '', manifestDigest: e.manifestDigest ?? e.inv.image.manifestDigest, status: e.policy.verdict, counts: c, findings: e.match.findings.length, ...(h ? { highestSeverity: h } : {}), ...(distro ? { distro } : {}), rulesFired: e.policy.fired.length };
+      })
+    : undefined;
+  await recordVerdict(deps, record, result, perPlatform);
 
   const message = checkOutgoing<ResultMessage>({
     schema: 'drydock.result/1',
@@ -126,17 +180,28 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     ...(highest ? { highestSeverity: highest } : {}),
     counts,
     policy: policySummary(policy),
-    ...(previous ? { newFindings: brief(newFindings, 50), resolvedFindings: resolved.slice(0, 200) } : {}),
-    topFindings: brief(match.findings, 20),
+    ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf), resolvedFindings: resolved.slice(0, 200) } : {}),
+    topFindings: brief(unique, 20, platformsOf),
     reportKey,
     evaluatedAt: result.evaluatedAt,
+    ...(perPlatform ? { platforms: perPlatform } : {}),
+    ...(retag ? { newTags: [retagTag(job.trigger)] } : {}),
   });
   const published = await publishResult(deps, message);
   deps.metrics.add('ImagesEvaluated', 'Count', 1);
-  deps.metrics.add('Findings', 'Count', match.findings.length);
+  deps.metrics.add('Findings', 'Count', unique.length);
   deps.metrics.add('EvaluationDuration', 'Milliseconds', Date.now() - started);
-  deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: match.findings.length, rulesFired: policy.fired.length, published });
-  return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: match.findings.length, resultId };
+  deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: unique.length, platforms: perPlatform?.map((p) => `${p.platform} ${p.status}`), rulesFired: policy.fired.length, published });
+  return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: unique.length, resultId };
+}
+
+/** The tag of a retag trigger "tag:<tag>@<analyzedAt>" (tags cannot contain "@"). */
+function retagTag(trigger: string): string {
+  return trigger.replace(/^tag:/, '').replace(/@[^@]*$/, '');
+}
+
+function highestOf(findings: readonly Finding[]): string | undefined {
+  return findings.reduce<string | undefined>((h, f) => (!h || severityRank(f.severity) > severityRank(h as Finding['severity']) ? f.severity : h), undefined);
 }
 
 function reasonOf(job: EvaluateJob): string {
@@ -154,11 +219,11 @@ function severityCounts(findings: readonly Finding[]): Record<string, number> {
   return counts;
 }
 
-function brief(findings: readonly Finding[], n: number): FindingBrief[] {
+function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Finding) => string[]): FindingBrief[] {
   return [...findings]
     .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id))
     .slice(0, n)
-    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}) }));
+    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}), ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}) }));
 }
 
 function policySummary(p: PolicyResult): NonNullable<ResultMessage['policy']> {
@@ -185,7 +250,7 @@ export function imageOf(record: ImageRecord): ResultMessage['image'] {
   };
 }
 
-async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: ResultRecord): Promise<void> {
+async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: ResultRecord, perPlatform?: PlatformResult[]): Promise<void> {
   const lastVerdict = {
     status: result.status,
     resultId: result.resultId,
@@ -198,7 +263,18 @@ async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: Re
   const updatedAt = deps.now().toISOString();
   try {
     // Only an analysed image becomes "evaluated": a re-analysis in progress keeps its status.
-    await deps.images.update(record.digest, { status: 'evaluated', lastVerdict, updatedAt }, { status: ['analyzed', 'evaluated'] });
+    // The tags it covered (as read) are recorded: a tag pushed later gets its own evaluation.
+    const platforms = perPlatform && record.platforms
+      ? record.platforms.map((p) => {
+          const v = perPlatform.find((r) => r.platform === p.platform && r.manifestDigest === p.manifestDigest);
+          return v ? { ...p, lastVerdict: { status: v.status, findings: v.findings, counts: v.counts, ...(v.highestSeverity ? { highestSeverity: v.highestSeverity } : {}) } } : p;
+        })
+      : undefined;
+    await deps.images.update(
+      record.digest,
+      { status: 'evaluated', lastVerdict, evaluatedTags: [...(record.tags ?? [])].sort(), ...(platforms ? { platforms } : {}), updatedAt },
+      { status: ['analyzed', 'evaluated'] },
+    );
   } catch (e) {
     if (!(e instanceof ConditionFailedError)) throw e;
     await deps.images.update(record.digest, { lastVerdict, updatedAt });

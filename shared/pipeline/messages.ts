@@ -52,7 +52,8 @@ export interface EvaluateJob {
   schema: 'drydock.evaluate-job/1';
   jobId: string;
   digest: string;
-  reason: 'analysis' | 'rescan' | 'manual' | 'schedule';
+  /** retag: an analysed digest pushed under a tag no evaluation covered yet */
+  reason: 'analysis' | 'rescan' | 'manual' | 'schedule' | 'retag';
   /** what caused it (the analysis job id, a feed update's id): part of the idempotency key */
   trigger: string;
   requestedAt: string;
@@ -66,6 +67,20 @@ export interface FindingBrief {
   package: string;
   version: string;
   fixedIn?: string;
+  /** a multi-platform image: the platforms (os/arch[/variant]) the finding is on */
+  platforms?: string[];
+}
+
+/** One platform image's part of a multi-platform result. */
+export interface PlatformResult {
+  platform: string;
+  manifestDigest: string;
+  status: Verdict;
+  counts: Record<string, number>;
+  findings: number;
+  highestSeverity?: string;
+  distro?: string;
+  rulesFired?: number;
 }
 
 export interface ResultMessage {
@@ -85,6 +100,10 @@ export interface ResultMessage {
   error?: { code: string; kind?: string; message: string };
   reportKey?: string;
   evaluatedAt: string;
+  /** an index: every platform's verdict and counts (status above is the worst of them) */
+  platforms?: PlatformResult[];
+  /** a retag: the tag(s) this result is published for */
+  newTags?: string[];
 }
 
 /** An ECR "Image Action" event as EventBridge delivers it (the SQS target's body, no input transformer). */

@@ -35,7 +35,7 @@ export type MessageOutcome =
 
 /** What the handler passes to Powertools idempotency: the key, then the work. */
 export interface PreparedMessage {
-  /** digest + job kind (+ trigger for evaluations): one piece of work, however often it arrives */
+  /** digest + job kind (+ tag for pushes, + trigger for evaluations): one piece of work, however often it arrives */
   idempotencyKey: string;
   run(): Promise<MessageOutcome>;
 }
@@ -50,7 +50,11 @@ export function prepareAnalyzerMessage(body: string, deps: PipelineDeps, ctx: Me
   switch (input.kind) {
     case 'scan': {
       const job = input.job;
-      const key = job.image.digest ? `scan:${job.image.digest}` : `scan:${job.image.registry}/${job.image.repository}:${job.image.tag}:${job.jobId}`;
+      // By digest and tag: the same digest pushed under a new tag (a retag) is new work, whose
+      // outcome is the tag recorded and a result published for it; the same push again is not.
+      const key = job.image.digest
+        ? `scan:${job.image.digest}${job.image.tag ? `:${job.image.tag}` : ''}`
+        : `scan:${job.image.registry}/${job.image.repository}:${job.image.tag}:${job.jobId}`;
       return { idempotencyKey: key, run: () => guarded(deps, ctx, 'scan', job.image.digest, () => analyzeScanJob(job, deps, ctx.signal)) };
     }
     case 'layer': {
@@ -155,7 +159,8 @@ async function markDeleted(deps: PipelineDeps, record: ImageRecord, why: string)
   const error: RecordedError = { code: 'MANIFEST_NOT_FOUND', kind: 'permanent', message: `image deleted from the registry before analysis: ${why}`, at };
   await safely(deps, async () => {
     const updated = await deps.images.update(record.digest, { status: 'deleted', error, updatedAt: at, claimedBy: undefined, claimedAt: undefined });
-    if (record.status !== 'analyzed' && record.status !== 'evaluated') await publishResult(deps, errorResult(updated, error, deps.now()));
+    // an analysed image's deletion is not an error, and a skipped push (an artifact, an untagged manifest) was never published
+    if (record.status !== 'analyzed' && record.status !== 'evaluated' && record.status !== 'skipped') await publishResult(deps, errorResult(updated, error, deps.now()));
   });
   deps.metrics.add('ImagesDeleted', 'Count', 1);
 }

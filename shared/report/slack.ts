@@ -167,7 +167,8 @@ function packLines(heading: string, lines: string[], opts: { maxSections: number
 
 function findingLine(f: FindingBrief): string {
   const fix = f.fixedIn ? `fixed in ${code(f.fixedIn)}` : '_no fix yet_';
-  return `${SEVERITY_EMOJI[f.severity] ?? ':white_circle:'} *${escapeMrkdwn(f.id)}* ${escapeMrkdwn(f.severity)} — ${code(f.package)} ${code(f.version)} → ${fix}`;
+  const on = f.platforms?.length ? ` · on ${f.platforms.map(escapeMrkdwn).join(', ')}` : '';
+  return `${SEVERITY_EMOJI[f.severity] ?? ':white_circle:'} *${escapeMrkdwn(f.id)}* ${escapeMrkdwn(f.severity)} — ${code(f.package)} ${code(f.version)} → ${fix}${on}`;
 }
 
 function button(text: string, url: string | undefined, actionId: string, style?: 'primary'): ButtonElement | undefined {
@@ -186,7 +187,8 @@ function context(...texts: string[]): ContextBlock {
 /** One result as a Block Kit message. */
 export function slackMessage(result: ResultMessage, opts: SlackMessageOptions = {}): SlackPayload {
   const img = result.image;
-  const label = imageLabel(img);
+  // a retag is published for its new tag: name the image by it
+  const label = result.newTags?.[0] ? `${img.repository}:${result.newTags[0]}` : imageLabel(img);
   const verdict = result.status.toUpperCase();
   const was = result.previousStatus && result.previousStatus !== result.status ? ` (was ${result.previousStatus})` : '';
   const blocks: SlackBlock[] = [header(`${VERDICT_EMOJI[result.status]} ${verdict}${was} ${label}`)];
@@ -206,6 +208,11 @@ export function slackMessage(result: ResultMessage, opts: SlackMessageOptions = 
     ? `Policy *${escapeMrkdwn(p.bundleId)}* (${code(p.bundleDigest.slice(0, 19))}) · ${p.rulesFired ?? 0} rules fired: ${p.stopRules ?? 0} STOP, ${p.warnRules ?? 0} WARN${p.reason ? ` · ${escapeMrkdwn(p.reason)}` : ''}`
     : 'No policy evaluated';
   blocks.push(context(policyLine, `${escapeMrkdwn(result.reason ?? 'evaluation')} · ${escapeMrkdwn(result.evaluatedAt)}`));
+  // a multi-platform image: each platform's verdict (the header's is the worst)
+  if (result.platforms?.length) {
+    const lines = result.platforms.map((pl) => `${VERDICT_EMOJI[pl.status]} ${code(pl.platform)} *${pl.status.toUpperCase()}* · ${escapeMrkdwn(countsLine(pl.counts))}`);
+    blocks.push(...packLines(`*Platforms (${result.platforms.length})*`, lines, { maxSections: 1 }));
+  }
 
   if (result.error) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`:rotating_light: *${escapeMrkdwn(result.error.code)}*${result.error.kind ? ` (${escapeMrkdwn(result.error.kind)})` : ''}\n${escapeMrkdwn(result.error.message)}`, SLACK_LIMITS.sectionText) } });

@@ -70,12 +70,14 @@ describe('push event to published result (in-process, memory adapters)', () => {
     expect((await p.deps.results.history(digest, 10)).length).toBe(1);
   });
 
-  it('a second tag pushed for the same digest is recorded without a second analysis', async () => {
+  it('a second tag pushed for the same digest is recorded and published for, without a second analysis', async () => {
     const p = pipeline();
     await drainLocal(p, [pushEvent(digest, '1.0.0')]);
     const r = await drainLocal(p, [pushEvent(digest, 'latest')]);
-    expect(r.outcomes.map((o) => o.outcome)).toEqual(['skipped']);
+    expect(r.outcomes.map((o) => o.outcome)).toEqual(['skipped', 'evaluated']);
     expect((await p.deps.images.get(digest))?.tags.sort()).toEqual(['1.0.0', 'latest']);
+    expect(p.publisher.messages.map((m) => (m.message as ResultMessage).newTags)).toEqual([undefined, ['latest']]);
+    expect((await p.deps.images.get(digest))?.analyzedAt).toBeDefined();
   });
 
   it('repositories outside DRYDOCK_REPOSITORIES are skipped before the registry is asked anything', async () => {

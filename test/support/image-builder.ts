@@ -624,6 +624,62 @@ async function writeAttestation(layoutDir: string, img: BuiltImage): Promise<Des
   };
 }
 
+export interface ArtifactSpec {
+  tag: string;
+  /** the config descriptor's media type (cosign, Helm, ...); the config blob is `config` as JSON */
+  configMediaType: string;
+  config?: unknown;
+  /** each layer's media type and bytes */
+  layers: Array<{ mediaType: string; content: string | Buffer; annotations?: Record<string, string> }>;
+  /** OCI 1.1 `artifactType` on the manifest */
+  artifactType?: string;
+  /** OCI 1.1 `subject`: the manifest this artifact refers to */
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * An OCI artifact that is not a container image (a cosign signature, a Helm chart, an SBOM):
+ * an OCI image manifest with the given config media type and layers, tagged `tag` in index.json.
+ * Returns the manifest descriptor.
+ */
+export function buildArtifact(layoutDir: string, spec: ArtifactSpec): Promise<Descriptor> {
+  return withLayoutLock(layoutDir, async () => {
+    await ensureLayout(layoutDir);
+    const config = { mediaType: spec.configMediaType, ...(await putBlob(layoutDir, Buffer.from(JSON.stringify(spec.config ?? {})))) };
+    const layers: Descriptor[] = [];
+    for (const l of spec.layers) {
+      layers.push({ mediaType: l.mediaType, ...(await putBlob(layoutDir, Buffer.isBuffer(l.content) ? l.content : Buffer.from(l.content))), ...(l.annotations && { annotations: l.annotations }) });
+    }
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      ...(spec.artifactType !== undefined && { artifactType: spec.artifactType }),
+      config,
+      layers,
+      ...(spec.subject && { subject: spec.subject }),
+      ...(spec.annotations && { annotations: spec.annotations }),
+    };
+    const desc = await putJson(layoutDir, MediaType.OciManifest, manifest);
+    await addToIndex(layoutDir, desc, spec.tag);
+    return desc;
+  });
+}
+
+/**
+ * An OCI index over manifests already in the layout (any descriptors: repeated entries, other
+ * platforms, artifacts), tagged `tag` in index.json. Returns the index descriptor.
+ */
+export function buildIndex(layoutDir: string, tag: string, manifests: Descriptor[], extra: { annotations?: Record<string, string> } = {}): Promise<Descriptor> {
+  return withLayoutLock(layoutDir, async () => {
+    await ensureLayout(layoutDir);
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests, ...(extra.annotations && { annotations: extra.annotations }) };
+    const desc = await putJson(layoutDir, MediaType.OciIndex, index);
+    await addToIndex(layoutDir, desc, tag);
+    return desc;
+  });
+}
+
 // ───────────────────────────── converters ─────────────────────────────
 
 /** No policy.json lookup: accept anything (these are our own test images). */
