@@ -5,6 +5,7 @@
  * (shared/pipeline/config.ts), so a deployment with two wrong settings is fixed in one round.
  */
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
+import { parseLimits } from '../shared/layers/extract.js';
 import type { PublishMode } from '../shared/pipeline/config.js';
 
 export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
@@ -36,7 +37,11 @@ export interface DrydockSettings {
   analyzerConcurrency: number;
   /** reserved concurrency of the evaluator (and the evaluate queue's maximum concurrency) */
   evaluatorConcurrency: number;
-  /** false: no reserved concurrency on any function (accounts whose Lambda limit is too low to reserve any) */
+  /**
+   * true: reserve analyzerConcurrency, evaluatorConcurrency and 1 or 2 for the others. Off by
+   * default: a new account's concurrency quota is 10 and Lambda keeps 10 of it unreserved, so
+   * any reservation fails the deploy. The SQS event sources cap their pollers either way.
+   */
   reservedConcurrency: boolean;
   /** scan-queue messages per analyzer invocation (1 or 2: each may hold a layer in memory) */
   analyzerBatchSize: number;
@@ -46,8 +51,14 @@ export interface DrydockSettings {
   feedSyncHours: number;
   /** days between full re-evaluations */
   rescanDays: number;
-  /** platform analysed in multi-platform images (DRYDOCK_PLATFORM), e.g. linux/arm64 */
+  /** hours between reconciliations (ECR DescribeImages → scan jobs for images never analysed) */
+  reconcileHours: number;
+  /** days a result row (DynamoDB TTL) and its report (`reports/` lifecycle rule) are kept; 0 = forever (DRYDOCK_RESULT_RETENTION_DAYS) */
+  resultRetentionDays: number;
+  /** the primary platform of multi-platform images (DRYDOCK_PLATFORM), e.g. linux/arm64 */
   platform?: string;
+  /** the analyzer's scan budget over Drydock's defaults, `name=value` (DRYDOCK_LIMIT_<NAME>), e.g. maxExpansionRatio=1000 */
+  limits?: string[];
   /** when the evaluator publishes (DRYDOCK_PUBLISH) */
   publish?: PublishMode;
   /** an OSV mirror (DRYDOCK_OSV_URL) */
@@ -64,11 +75,13 @@ export const DEFAULT_SETTINGS: DrydockSettings = {
   layerCacheDays: 30,
   analyzerConcurrency: 10,
   evaluatorConcurrency: 5,
-  reservedConcurrency: true,
+  reservedConcurrency: false,
   analyzerBatchSize: 1,
   maxReceiveCount: 5,
   feedSyncHours: 6,
   rescanDays: 1,
+  reconcileHours: 6,
+  resultRetentionDays: 180,
 };
 
 export const DEFAULT_POLICY_KEY = 'policies/bundle.json';
@@ -93,7 +106,10 @@ export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   maxReceiveCount: 'integer 1..1000',
   feedSyncHours: 'integer 1..168',
   rescanDays: 'integer 1..30',
+  reconcileHours: 'integer 1..168',
+  resultRetentionDays: 'integer 0..3650 (0 = keep forever)',
   platform: 'os/arch[/variant]',
+  limits: 'comma-separated name=value of the scan budget (shared/layers/extract.ts), e.g. maxKeptBytes=512M,maxExpansionRatio=1000',
   publish: 'always | change | fail',
   osvUrl: 'https URL of an OSV mirror',
 };
@@ -151,6 +167,8 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
   if (repositories) s.repositories = repositories;
   const ecosystems = list('ecosystems');
   if (ecosystems) s.ecosystems = ecosystems;
+  const limits = list('limits');
+  if (limits) s.limits = limits;
   const slackStatuses = list('slackStatuses');
   if (slackStatuses) s.slackStatuses = slackStatuses as ResultStatus[];
   for (const [key, value] of [
@@ -164,6 +182,8 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
     ['maxReceiveCount', int('maxReceiveCount', 1, 1000)],
     ['feedSyncHours', int('feedSyncHours', 1, 168)],
     ['rescanDays', int('rescanDays', 1, 30)],
+    ['reconcileHours', int('reconcileHours', 1, 168)],
+    ['resultRetentionDays', int('resultRetentionDays', 0, 3650)],
     ['policyBundle', str('policyBundle')],
     ['policyKey', str('policyKey')],
     ['platform', str('platform')],
@@ -192,9 +212,23 @@ export function settingsProblems(s: DrydockSettings): string[] {
   if (s.policyKey !== undefined && ['layers/', 'inventories/', 'sboms/', 'reports/', 'dead-letters/', 'feeds/'].some((p) => s.policyKey!.startsWith(p))) {
     problems.push(`policyKey: ${s.policyKey} is inside a prefix the pipeline writes (or expires)`);
   }
+  if (s.limits !== undefined) {
+    try {
+      parseLimits(s.limits);
+    } catch (e) {
+      problems.push(`limits: ${(e as Error).message}`);
+    }
+  }
   if (s.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(s.platform)) problems.push(`platform: ${JSON.stringify(s.platform)} is not os/arch[/variant]`);
   if (s.publish !== undefined && !['always', 'change', 'fail'].includes(s.publish)) problems.push(`publish: ${JSON.stringify(s.publish)} must be always, change or fail`);
   if (s.osvUrl !== undefined && !/^https:\/\/[^\s]+$/.test(s.osvUrl)) problems.push(`osvUrl: ${JSON.stringify(s.osvUrl)} is not an https URL`);
   if (![1, 2].includes(s.analyzerBatchSize)) problems.push(`analyzerBatchSize: ${s.analyzerBatchSize} must be 1 or 2`);
+  // props given in code are not range-checked by settingsFromContext
+  for (const [key, min, max] of [
+    ['reconcileHours', 1, 168],
+    ['resultRetentionDays', 0, 3650],
+  ] as const) {
+    if (!Number.isInteger(s[key]) || s[key] < min || s[key] > max) problems.push(`${key}: expected an integer in [${min}, ${max}], got ${JSON.stringify(s[key])}`);
+  }
   return problems;
 }

@@ -64,6 +64,12 @@ export interface PipelineFunctionProps {
   /** asynchronous invocations that still fail after Lambda's retries go here */
   deadLetterQueue?: sqs.IQueue;
   logRetention?: logs.RetentionDays;
+  /**
+   * The function's `currentVersion` (made when something invokes a version, such as the first-sync
+   * trigger) is deleted when a new one replaces it, instead of CDK's default of keeping every
+   * version's code forever.
+   */
+  replaceVersions?: boolean;
 }
 
 export class PipelineFunction extends Construct {
@@ -100,6 +106,7 @@ export class PipelineFunction extends Construct {
       logGroup: this.logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
+      ...(props.replaceVersions ? { currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY } } : {}),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',

@@ -3,6 +3,8 @@
  *
  *   ECR push ─EventBridge rule─▶ SQS scan queue ─▶ analyzer ─▶ SQS evaluate queue ─▶ evaluator ─▶ SNS results ─▶ SQS Slack queue ─▶ slack-notifier
  *   schedule ─▶ feed-sync ─"Advisories Updated"─▶ rescan ─▶ SQS evaluate queue;  daily schedule ─▶ rescan (full)
+ *   feed-sync ─"Feed Sync Requested"─▶ feed-sync (a sync cut off at its deadline continues); the deploy ─▶ feed-sync (first sync)
+ *   schedule ─▶ reconcile ─▶ SQS scan queue (images of the watched repositories never analysed: lost push events)
  *
  * with DynamoDB tables built from shared/adapters/aws/tables.ts (so the deployed shape is the
  * shape the adapters are tested against), one S3 bucket (layer cache, inventories, SBOMs,
@@ -11,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -25,10 +27,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { InvocationType, Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { TABLES, type AttributeType, type KeyAttribute, type SecondaryIndex, type TableDefinition, type TableNames } from '../shared/adapters/aws/tables.js';
+import { limitEnvName, parseLimits, type LayerLimits } from '../shared/layers/extract.js';
 import { OBJECT_KEYS } from '../shared/pipeline/deps.js';
-import { FEED_EVENT_DETAIL_TYPE, FEED_EVENT_SOURCE } from '../shared/pipeline/feed-sync.js';
+// FEED_SYNC_REQUESTED_DETAIL_TYPE: what feed-sync puts on the bus when it stops at its deadline with
+// work left; the FeedSyncRequestedRule runs it again at once and it resumes from its checkpoint
+import { FEED_EVENT_DETAIL_TYPE, FEED_EVENT_SOURCE, FEED_SYNC_REQUESTED_DETAIL_TYPE } from '../shared/pipeline/feed-sync.js';
 import { parseBundle } from '../shared/policy/bundle.js';
 import { CONTEXT_KEYS, DEFAULT_POLICY_KEY, DEFAULT_SETTINGS, SettingsError, settingsProblems, type DrydockSettings } from './config.js';
 import { PipelineFunction, RUNTIME } from './functions.js';
@@ -51,6 +57,7 @@ export const TIMEOUTS = {
   evaluator: Duration.minutes(5),
   feedSync: Duration.minutes(15),
   rescan: Duration.minutes(5),
+  reconcile: Duration.minutes(5),
   slackNotifier: Duration.minutes(1),
 };
 
@@ -103,12 +110,17 @@ export class DrydockStack extends Stack {
   readonly evaluator: PipelineFunction;
   readonly feedSync: PipelineFunction;
   readonly rescan: PipelineFunction;
+  readonly reconcile: PipelineFunction;
   readonly slackNotifier?: PipelineFunction;
   readonly slackWebhook?: secretsmanager.Secret;
   readonly ecrRule: events.Rule;
   readonly feedSyncSchedule: events.Rule;
   readonly advisoriesUpdatedRule: events.Rule;
   readonly rescanSchedule: events.Rule;
+  readonly feedSyncRequestedRule: events.Rule;
+  readonly reconcileSchedule: events.Rule;
+  /** feed-sync, invoked asynchronously once when the stack is created: the first advisories do not wait for the schedule */
+  readonly firstFeedSync: Trigger;
   readonly alarms: cloudwatch.Alarm[] = [];
   /** the S3 key of the policy bundle the evaluator reads, if any */
   readonly policyKey?: string;
@@ -137,13 +149,20 @@ export class DrydockStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // CloudWatch alarms publish to the (encrypted) alarm topic: the service must be able to use the key.
+    // CloudWatch alarms publish to the (encrypted) alarm topic: the service must be able to use the
+    // key, for this account's alarms in this region only (the confused-deputy conditions). The
+    // alarms' own ARNs cannot be named here: key → topic → alarm would be a circular dependency.
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': this.account },
+      ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
+        conditions: fromOurAlarms,
       }),
     );
 
@@ -172,6 +191,8 @@ export class DrydockStack extends Stack {
       serverAccessLogsPrefix: 'drydock/',
       lifecycleRules: [
         { id: 'expire-layer-cache', prefix: PREFIXES.layers, expiration: Duration.days(settings.layerCacheDays) },
+        // the reports of results older than the results table's TTL (0: both kept forever)
+        ...(settings.resultRetentionDays > 0 ? [{ id: 'expire-reports', prefix: PREFIXES.reports, expiration: Duration.days(settings.resultRetentionDays) }] : []),
         // streamed uploads are aborted by the adapter; this catches those a crash left behind
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
@@ -199,6 +220,16 @@ export class DrydockStack extends Stack {
     // ------------------------------------------------------------ SNS
     this.resultsTopic = new sns.Topic(this, 'ResultsTopic', { displayName: 'Drydock scan results', masterKey: this.key, enforceSSL: true });
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Drydock alarms', masterKey: this.key, enforceSSL: true });
+    // enforceSSL gave the topic a policy that only denies: without this, no alarm is ever delivered
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
 
     // ------------------------------------------------------------ functions
     const maxReceiveCount = String(settings.maxReceiveCount);
@@ -223,6 +254,7 @@ export class DrydockStack extends Stack {
         DRYDOCK_STALE_CLAIM_SECONDS: String(TIMEOUTS.analyzer.toSeconds() + 300),
         ...(settings.repositories.length ? { DRYDOCK_REPOSITORIES: settings.repositories.join(',') } : {}),
         ...(settings.platform ? { DRYDOCK_PLATFORM: settings.platform } : {}),
+        ...Object.fromEntries(Object.entries(parseLimits(settings.limits ?? [])).map(([name, value]) => [limitEnvName(name as keyof LayerLimits), String(value)])),
       },
     });
     this.evaluator = new PipelineFunction(this, 'Evaluator', {
@@ -238,19 +270,24 @@ export class DrydockStack extends Stack {
         DRYDOCK_IDEMPOTENCY_TABLE: tables.idempotency.tableName,
         DRYDOCK_BUCKET: this.bucket.bucketName,
         DRYDOCK_RESULTS_TOPIC_ARN: this.resultsTopic.topicArn,
+        // its own source queue: a failed message's visibility is changed there (retry backoff)
+        DRYDOCK_EVALUATE_QUEUE_URL: this.evaluateQueue.queueUrl,
         DRYDOCK_DEAD_LETTER_QUEUE_URL: this.evaluateDeadLetters.queueUrl,
         DRYDOCK_MAX_RECEIVE_COUNT: maxReceiveCount,
+        DRYDOCK_RESULT_RETENTION_DAYS: String(settings.resultRetentionDays),
         ...(this.policyKey ? { DRYDOCK_POLICY_KEY: this.policyKey } : {}),
         ...(settings.publish ? { DRYDOCK_PUBLISH: settings.publish } : {}),
       },
     });
     this.feedSync = new PipelineFunction(this, 'FeedSync', {
       name: 'feed-sync',
-      description: 'Drydock feed sync: OSV feeds → advisories table, "Advisories Updated" events',
+      description: 'Drydock feed sync: OSV feeds → advisories table, "Advisories Updated" events; continues itself with "Feed Sync Requested"',
       timeout: TIMEOUTS.feedSync,
       memorySize: 3008,
       reservedConcurrency: reserved(1),
       deadLetterQueue: this.eventDeadLetters,
+      // the first-sync trigger invokes a version of it
+      replaceVersions: true,
       environment: {
         DRYDOCK_ADVISORIES_TABLE: tables.advisories.tableName,
         DRYDOCK_BUCKET: this.bucket.bucketName,
@@ -272,21 +309,37 @@ export class DrydockStack extends Stack {
         DRYDOCK_EVALUATE_QUEUE_URL: this.evaluateQueue.queueUrl,
       },
     });
+    this.reconcile = new PipelineFunction(this, 'Reconcile', {
+      name: 'reconcile',
+      description: 'Drydock reconcile: images of the watched ECR repositories never analysed → scan jobs (lost push events)',
+      timeout: TIMEOUTS.reconcile,
+      memorySize: 512,
+      reservedConcurrency: reserved(1),
+      deadLetterQueue: this.eventDeadLetters,
+      environment: {
+        DRYDOCK_IMAGES_TABLE: tables.images.tableName,
+        DRYDOCK_SCAN_QUEUE_URL: this.scanQueue.queueUrl,
+        ...(settings.repositories.length ? { DRYDOCK_REPOSITORIES: settings.repositories.join(',') } : {}),
+      },
+    });
 
     // ------------------------------------------------------------ triggers
+    // SQS pollers: with reserved concurrency, no more than the function may run (a throttled
+    // message still counts a receive towards the DLQ); without, the same numbers bound the
+    // pollers (SQS's maximumConcurrency is 2..1000, so 1 becomes 2).
+    const pollers = (n: number): number | undefined => (settings.reservedConcurrency ? (n >= 2 ? n : undefined) : Math.max(2, n));
     this.analyzer.fn.addEventSource(
       new SqsEventSource(this.scanQueue, {
         batchSize: settings.analyzerBatchSize,
         reportBatchItemFailures: true,
-        // never more pollers than the function may run: a throttled message would still count a receive
-        ...(settings.reservedConcurrency && settings.analyzerConcurrency >= 2 ? { maxConcurrency: settings.analyzerConcurrency } : {}),
+        ...(pollers(settings.analyzerConcurrency) ? { maxConcurrency: pollers(settings.analyzerConcurrency)! } : {}),
       }),
     );
     this.evaluator.fn.addEventSource(
       new SqsEventSource(this.evaluateQueue, {
         batchSize: 10,
         reportBatchItemFailures: true,
-        ...(settings.reservedConcurrency && settings.evaluatorConcurrency >= 2 ? { maxConcurrency: settings.evaluatorConcurrency } : {}),
+        ...(pollers(settings.evaluatorConcurrency) ? { maxConcurrency: pollers(settings.evaluatorConcurrency)! } : {}),
       }),
     );
 
@@ -301,6 +354,13 @@ export class DrydockStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(settings.feedSyncHours)),
     });
     this.feedSyncSchedule.addTarget(new targets.LambdaFunction(this.feedSync.fn, { deadLetterQueue: this.eventDeadLetters }));
+
+    // a sync that reaches its deadline checkpoints and asks for the next run with this event
+    this.feedSyncRequestedRule = new events.Rule(this, 'FeedSyncRequestedRule', {
+      description: 'Drydock: continue a feed sync that stopped at its deadline (or run one on request)',
+      eventPattern: { source: [FEED_EVENT_SOURCE], detailType: [FEED_SYNC_REQUESTED_DETAIL_TYPE] },
+    });
+    this.feedSyncRequestedRule.addTarget(new targets.LambdaFunction(this.feedSync.fn, { deadLetterQueue: this.eventDeadLetters }));
 
     this.advisoriesUpdatedRule = new events.Rule(this, 'AdvisoriesUpdatedRule', {
       description: 'Drydock: re-evaluate the images holding packages whose advisories changed',
@@ -328,6 +388,27 @@ export class DrydockStack extends Stack {
           detail: { full: true },
         }),
       }),
+    );
+
+    this.reconcileSchedule = new events.Rule(this, 'ReconcileSchedule', {
+      description: `Drydock: queue the images of the watched repositories that were never analysed, every ${settings.reconcileHours} hour(s)`,
+      schedule: events.Schedule.rate(Duration.hours(settings.reconcileHours)),
+    });
+    this.reconcileSchedule.addTarget(new targets.LambdaFunction(this.reconcile.fn, { deadLetterQueue: this.eventDeadLetters }));
+
+    // The first sync runs at deploy time, not feedSyncHours later: the stack's creation invokes
+    // feed-sync once, asynchronously (the deploy does not wait for it; a failure goes to
+    // EventDeadLetters like a scheduled run's), after everything it and its continuation use.
+    // Not again on later deploys: the schedule keeps the advisories fresh from then on.
+    this.firstFeedSync = new Trigger(this, 'FirstFeedSync', {
+      handler: this.feedSync.fn,
+      invocationType: InvocationType.EVENT,
+      executeOnHandlerChange: false,
+      executeAfter: [this.feedSync, this.rescan, this.feedSyncRequestedRule, this.advisoriesUpdatedRule, tables.advisories, this.bucket, this.eventDeadLetters],
+    });
+    Annotations.of(this.feedSync.fn).acknowledgeWarning(
+      '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
+      "The rules invoke feed-sync unqualified, through the function's resource policy; only the trigger provider invokes the version, through its own role's identity policy (lambda:InvokeFunction on <function ARN>:*), in the same account.",
     );
 
     // ------------------------------------------------------------ Slack
@@ -367,8 +448,8 @@ export class DrydockStack extends Stack {
         new SqsEventSource(this.slackQueue, {
           batchSize: 50,
           maxBatchingWindow: Duration.seconds(60),
-          // as for the analyzer and evaluator: no more pollers than the function may run
-          ...(settings.reservedConcurrency ? { maxConcurrency: SLACK_CONCURRENCY } : {}),
+          // as for the analyzer and evaluator: no more pollers than the function may run (reserved or not)
+          maxConcurrency: SLACK_CONCURRENCY,
         }),
       );
     }
@@ -378,6 +459,7 @@ export class DrydockStack extends Stack {
     this.grantEvaluator();
     this.grantFeedSync();
     this.grantRescan();
+    this.grantReconcile();
     if (this.slackNotifier && this.slackWebhook) this.grantSlackNotifier(this.slackNotifier, this.slackWebhook);
 
     // nodejs22.x is the runtime the bundles target (esbuild target node22) and the handlers are tested on
@@ -392,7 +474,7 @@ export class DrydockStack extends Stack {
     const deadLetters: Array<[string, sqs.Queue, string]> = [
       ['ScanDeadLetters', this.scanDeadLetters, 'scan jobs or ECR events the analyzer gave up on (poison messages, retries exhausted)'],
       ['EvaluateDeadLetters', this.evaluateDeadLetters, 'evaluate jobs the evaluator gave up on'],
-      ['EventDeadLetters', this.eventDeadLetters, 'events EventBridge could not deliver, or feed-sync/rescan invocations that failed after retries'],
+      ['EventDeadLetters', this.eventDeadLetters, 'events EventBridge could not deliver, or feed-sync/rescan/reconcile invocations that failed after retries'],
     ];
     if (this.slackDeadLetters) deadLetters.push(['SlackDeadLetters', this.slackDeadLetters, 'results that could not be posted to Slack']);
     for (const [name, q, what] of deadLetters) {
@@ -425,7 +507,7 @@ export class DrydockStack extends Stack {
 
   /** The functions this stack deploys (slack-notifier only with Slack on). */
   functions(): PipelineFunction[] {
-    return [this.analyzer, this.evaluator, this.feedSync, this.rescan, ...(this.slackNotifier ? [this.slackNotifier] : [])];
+    return [this.analyzer, this.evaluator, this.feedSync, this.rescan, this.reconcile, ...(this.slackNotifier ? [this.slackNotifier] : [])];
   }
 
   private table(def: TableDefinition): dynamodb.Table {
@@ -540,7 +622,8 @@ export class DrydockStack extends Stack {
     allow(f.role, 'FeedState', ['s3:GetObject', 's3:PutObject'], [this.objects(PREFIXES.feeds)], { wildcardReason: DrydockStack.PREFIX_REASON });
     this.grantListBucket(f);
     allow(f.role, 'AnnounceAdvisoryUpdates', ['events:PutEvents'], [this.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })], {
-      conditions: { StringEquals: { 'events:source': FEED_EVENT_SOURCE, 'events:detail-type': FEED_EVENT_DETAIL_TYPE } },
+      // its announcements, and the request that continues a sync cut off at its deadline
+      conditions: { StringEquals: { 'events:source': FEED_EVENT_SOURCE, 'events:detail-type': [FEED_EVENT_DETAIL_TYPE, FEED_SYNC_REQUESTED_DETAIL_TYPE] } },
     });
   }
 
@@ -549,6 +632,28 @@ export class DrydockStack extends Stack {
     allow(f.role, 'ImagesByPackage', ['dynamodb:Query'], [this.tables.packageIndex.tableArn]);
     allow(f.role, 'ImagesByUpdate', ['dynamodb:Query'], [this.indexArn('images', 'byUpdated')]);
     allow(f.role, 'SendEvaluateJobs', ['sqs:SendMessage'], [this.evaluateQueue.queueArn]);
+  }
+
+  private repositoryArn(name: string): string {
+    return this.formatArn({ service: 'ecr', resource: 'repository', resourceName: name });
+  }
+
+  private grantReconcile(): void {
+    const f = this.reconcile;
+    const listing = 'ecr:DescribeRepositories without repository names (the paginated list of the registry, then filtered by DRYDOCK_REPOSITORIES) is authorized against repository/* of this account and region; it returns repository names and settings, no image content.';
+    if (this.settings.repositories.length) {
+      allow(f.role, 'ListRepositories', ['ecr:DescribeRepositories'], [this.repositoryArn('*')], { wildcardReason: listing });
+      allow(f.role, 'ListImages', ['ecr:DescribeImages'], this.settings.repositories.map((r) => this.repositoryArn(r)), {
+        wildcardReason: 'The deployment names repository patterns with "*" (the repositories setting); reconcile may list the images of the matching repositories of this account and region only.',
+      });
+    } else {
+      allow(f.role, 'ListRepositoriesAndImages', ['ecr:DescribeImages', 'ecr:DescribeRepositories'], [this.repositoryArn('*')], {
+        wildcardReason: `No repositories configured: every repository of this account and region is watched, by design. ${listing}`,
+      });
+    }
+    // "analysed before?" for a page of digests at a time
+    allow(f.role, 'KnownImages', ['dynamodb:BatchGetItem'], [this.tables.images.tableArn]);
+    allow(f.role, 'SendScanJobs', ['sqs:SendMessage'], [this.scanQueue.queueArn]);
   }
 
   private grantSlackNotifier(f: PipelineFunction, secret: secretsmanager.Secret): void {

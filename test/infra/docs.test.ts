@@ -12,14 +12,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS } from '../../infra/config.js';
 import { PROJECT_ROOT } from '../../infra/functions.js';
-import { cleanup, synth, type Synth } from './support.js';
+import { cleanup, synthAll, type Synth } from './support.js';
 
 const run = promisify(execFile);
 const SYNTH_TIMEOUT = 300_000;
 let d: Synth;
 
-beforeAll(() => {
-  d = synth('default');
+beforeAll(async () => {
+  ({ default: d } = await synthAll(['default']));
 }, SYNTH_TIMEOUT);
 afterAll(cleanup);
 
@@ -80,6 +80,8 @@ function stackEdges(s: Synth): Array<Edge & { required: boolean }> {
       add(s.owner.get(id), ownerOf(s, t.DeadLetterConfig.Arn), 'dead-letter', false);
     }
   }
+  // the deploy-time trigger invokes its handler (a version of the function) once
+  for (const [id, t] of s.resources('Custom::Trigger')) add(s.owner.get(id), ownerOf(s, t.Properties.HandlerArn), 'flow', true);
   for (const [, m] of s.resources('AWS::Lambda::EventSourceMapping')) add(ownerOf(s, m.Properties.EventSourceArn), ownerOf(s, m.Properties.FunctionName), 'flow', true);
   for (const [, sub] of s.resources('AWS::SNS::Subscription')) {
     add(ownerOf(s, sub.Properties.TopicArn), ownerOf(s, sub.Properties.Endpoint), 'flow', true);
@@ -106,8 +108,11 @@ function stackEdges(s: Synth): Array<Edge & { required: boolean }> {
 describe('the architecture diagram', () => {
   const mmd = read('infra/architecture.mmd');
   const { nodes, edges } = parseMermaid(mmd);
-  /** what the diagram leaves out on purpose: the key (on the topics' labels), the access-log bucket, the alarms (drawn as DLQ → AlarmTopic edges) */
-  const NOT_DRAWN = /^(Key|AccessLogs|.*Alarm)$/;
+  /**
+   * what the diagram leaves out on purpose: the key (on the topics' labels), the access-log bucket,
+   * the alarms (drawn as DLQ → AlarmTopic edges), the trigger's provider Lambda (FirstFeedSync stands for it)
+   */
+  const NOT_DRAWN = /^(Key|AccessLogs|.*Alarm|AWSCDK\.TriggerCustomResourceProvider.*)$/;
 
   it('is embedded in infra/README.md and the top README exactly', () => {
     expect(read('infra/README.md')).toContain('```mermaid\n' + mmd.trimEnd() + '\n```');
@@ -146,6 +151,12 @@ describe('the architecture diagram', () => {
     expect(real.some((r) => r.from === 'SlackNotifier' && r.to === 'SlackDeadLetters')).toBe(false);
     expect(real.some((r) => r.from === 'ResultsTopic' && r.to === 'SlackQueue' && r.style === 'flow')).toBe(true);
     expect(real.some((r) => r.from === 'SlackQueue' && r.to === 'SlackNotifier' && r.style === 'flow')).toBe(true);
+    // the new paths: continuation, first sync, reconciliation
+    expect(real.some((r) => r.from === 'FeedSyncRequestedRule' && r.to === 'FeedSync' && r.style === 'flow')).toBe(true);
+    expect(real.some((r) => r.from === 'FirstFeedSync' && r.to === 'FeedSync' && r.style === 'flow')).toBe(true);
+    expect(real.some((r) => r.from === 'ReconcileSchedule' && r.to === 'Reconcile' && r.style === 'flow')).toBe(true);
+    expect(real.some((r) => r.from === 'Reconcile' && r.to === 'ScanQueue' && r.style === 'flow')).toBe(true);
+    expect(real.some((r) => r.from === 'Reconcile' && r.to === 'EvaluateQueue')).toBe(false);
   });
 });
 

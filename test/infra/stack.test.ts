@@ -13,24 +13,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OSV_ECOSYSTEMS } from '../../shared/advisories/feeds.js';
 import { TABLES, createTableInput } from '../../shared/adapters/aws/tables.js';
 import { repositoryWanted } from '../../shared/pipeline/analyze.js';
-import { ENVIRONMENT, loadConfig, type PipelineResources } from '../../shared/pipeline/config.js';
+import { ENVIRONMENT, FUNCTION_NEEDS, loadConfig, resourceVariable, type PipelineResources } from '../../shared/pipeline/config.js';
 import { OBJECT_KEYS } from '../../shared/pipeline/deps.js';
+import { FEED_SYNC_REQUESTED_DETAIL_TYPE } from '../../shared/pipeline/feed-sync.js';
 import { FEATURE_FLAGS } from '../../infra/app.js';
 import { DEFAULT_SETTINGS, SettingsError, settingsFromContext } from '../../infra/config.js';
 import { BANNER, PROJECT_ROOT, SQL_WASM } from '../../infra/functions.js';
 import { DrydockStack, PREFIXES, TIMEOUTS, VISIBILITY_FACTOR, tableConstructId } from '../../infra/stack.js';
 import { matchesPattern, wildcard } from './event-pattern.js';
-import { ENV, cleanup, describeStatement, fn, roleStatements, synth, type Synth } from './support.js';
+import { ENV, cleanup, describeStatement, fn, roleStatements, synthAll, type CfnResourceJson, type Synth } from './support.js';
 
 const SYNTH_TIMEOUT = 300_000;
 let d: Synth; // default: all repositories, Slack on
-let f: Synth; // filtered: repositories, policy bundle, platform, ecosystems, OSV mirror
+let f: Synth; // filtered: repositories, policy bundle, platform, ecosystems, OSV mirror, reserved concurrency, results kept forever
 let n: Synth; // Slack off, no reserved concurrency
 
-beforeAll(() => {
-  d = synth('default');
-  f = synth('filtered');
-  n = synth('slackOff');
+beforeAll(async () => {
+  ({ default: d, filtered: f, slackOff: n } = await synthAll(['default', 'filtered', 'slackOff']));
 }, SYNTH_TIMEOUT);
 afterAll(cleanup);
 
@@ -41,6 +40,8 @@ const counts = (s: Synth) => {
   for (const r of Object.values(s.json.Resources)) c[r.Type] = (c[r.Type] ?? 0) + 1;
   return c;
 };
+/** the Lambda behind Custom::Trigger (aws-cdk-lib/triggers): one per stack, not a pipeline function */
+const TRIGGER_PROVIDER = 'AWSCDK.TriggerCustomResourceProviderCustomResourceProvider';
 
 // ---------------------------------------------------------------- every resource
 
@@ -48,14 +49,19 @@ describe('resources', () => {
   const withSlack = {
     'AWS::CloudWatch::Alarm': 4,
     'AWS::DynamoDB::Table': 5,
-    'AWS::Events::Rule': 4,
-    'AWS::IAM::Policy': 5,
-    'AWS::IAM::Role': 5,
+    // ECR, feed-sync schedule and continuation, advisories updated, full rescan, reconcile
+    'AWS::Events::Rule': 6,
+    'AWS::IAM::Policy': 6,
+    // six functions + the trigger provider's
+    'AWS::IAM::Role': 7,
     'AWS::KMS::Key': 1,
     'AWS::Lambda::EventSourceMapping': 3,
-    'AWS::Lambda::Function': 5,
-    'AWS::Lambda::Permission': 3,
-    'AWS::Logs::LogGroup': 5,
+    'AWS::Lambda::Function': 7,
+    'AWS::Lambda::Permission': 5,
+    // feed-sync's version, invoked once by the first-sync trigger
+    'AWS::Lambda::Version': 1,
+    'Custom::Trigger': 1,
+    'AWS::Logs::LogGroup': 6,
     'AWS::S3::Bucket': 2,
     'AWS::S3::BucketPolicy': 2,
     'AWS::SNS::Subscription': 1,
@@ -76,12 +82,12 @@ describe('resources', () => {
     expect(counts(n)).toEqual({
       ...rest,
       'AWS::CloudWatch::Alarm': 3,
-      'AWS::IAM::Policy': 4,
-      'AWS::IAM::Role': 4,
+      'AWS::IAM::Policy': 5,
+      'AWS::IAM::Role': 6,
       'AWS::Lambda::EventSourceMapping': 2,
-      'AWS::Lambda::Function': 4,
-      'AWS::Lambda::Permission': 3,
-      'AWS::Logs::LogGroup': 4,
+      'AWS::Lambda::Function': 6,
+      'AWS::Lambda::Permission': 5,
+      'AWS::Logs::LogGroup': 5,
       'AWS::SQS::Queue': 5,
       'AWS::SQS::QueuePolicy': 5,
     });
@@ -162,11 +168,15 @@ describe('DynamoDB tables', () => {
     }
   });
 
-  it('expires idempotency records (TTL on expiration) and nothing else', () => {
-    for (const def of TABLES) {
-      const t = props(d, tableConstructId(def), 'AWS::DynamoDB::Table');
-      if (def.id === 'idempotency') expect(t.TimeToLiveSpecification).toEqual({ AttributeName: 'expiration', Enabled: true });
-      else expect(t.TimeToLiveSpecification, def.id).toBeUndefined();
+  it('expires idempotency records (TTL on expiration) and results (TTL on expiresAt), nothing else', () => {
+    for (const s of [d, f]) {
+      for (const def of TABLES) {
+        const t = props(s, tableConstructId(def), 'AWS::DynamoDB::Table');
+        if (def.id === 'idempotency') expect(t.TimeToLiveSpecification).toEqual({ AttributeName: 'expiration', Enabled: true });
+        // the attribute is always enabled; resultRetentionDays=0 means the evaluator writes no expiresAt
+        else if (def.id === 'results') expect(t.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+        else expect(t.TimeToLiveSpecification, def.id).toBeUndefined();
+      }
     }
   });
 
@@ -197,13 +207,22 @@ describe('S3', () => {
     expect(props(d, 'Bucket', 'AWS::S3::BucketPolicy').PolicyDocument.Statement.filter((st: Record<string, unknown>) => st.Effect === 'Allow')).toEqual([]);
   });
 
-  it('expires the layer cache (configurable) and aborts incomplete uploads', () => {
+  it('expires the layer cache and the reports (both configurable, reports = the results retention) and aborts incomplete uploads', () => {
     const rules = (s: Synth) => props(s, 'Bucket', 'AWS::S3::Bucket').LifecycleConfiguration.Rules;
     expect(rules(d)).toEqual([
       { Id: 'expire-layer-cache', Prefix: 'layers/', ExpirationInDays: 30, Status: 'Enabled' },
+      { Id: 'expire-reports', Prefix: 'reports/', ExpirationInDays: 180, Status: 'Enabled' },
       { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
     ]);
-    expect(rules(f)[0]).toEqual({ Id: 'expire-layer-cache', Prefix: 'layers/', ExpirationInDays: 14, Status: 'Enabled' });
+    expect(DEFAULT_SETTINGS.resultRetentionDays).toBe(180);
+    // resultRetentionDays=0: reports are kept forever, like the results rows
+    expect(rules(f)).toEqual([
+      { Id: 'expire-layer-cache', Prefix: 'layers/', ExpirationInDays: 14, Status: 'Enabled' },
+      { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
+    ]);
+    // the same number reaches the evaluator, which sets the rows' expiresAt
+    expect(fn(d, 'Evaluator').Properties.Environment.Variables.DRYDOCK_RESULT_RETENTION_DAYS).toBe('180');
+    expect(fn(f, 'Evaluator').Properties.Environment.Variables.DRYDOCK_RESULT_RETENTION_DAYS).toBe('0');
   });
 
   it('the access-log bucket: SSE-S3, blocked, TLS only, 90 days, written only by S3 logging for the bucket', () => {
@@ -281,7 +300,7 @@ describe('queues', () => {
     }
   });
 
-  it('event source mappings: partial batch responses, analyzer batch 1 (or 2), evaluator 10, Slack 50 within a minute, pollers ≤ reserved concurrency', () => {
+  it('event source mappings: partial batch responses, analyzer batch 1 (or 2), evaluator 10, Slack 50 within a minute, pollers capped (≤ reserved concurrency when reserved)', () => {
     const esm = (s: Synth, owner: string) => s.resources('AWS::Lambda::EventSourceMapping').find(([, m]) => s.name(m.Properties.FunctionName) === `<${owner}/Function>`)![1].Properties;
     for (const s of [d, f, n]) {
       for (const owner of ['Analyzer', 'Evaluator']) expect(esm(s, owner).FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
@@ -299,20 +318,41 @@ describe('queues', () => {
       expect(slack.MaximumBatchingWindowInSeconds).toBe(60);
       expect(slack.FunctionResponseTypes).toBeUndefined();
     }
+    // reserved (filtered): the pollers never exceed what the function may run
     for (const owner of ['Analyzer', 'Evaluator', 'SlackNotifier']) {
-      expect(esm(d, owner).ScalingConfig.MaximumConcurrency, owner).toBe(fn(d, owner).Properties.ReservedConcurrentExecutions);
-      if (owner !== 'SlackNotifier') expect(esm(n, owner).ScalingConfig, owner).toBeUndefined();
+      expect(esm(f, owner).ScalingConfig.MaximumConcurrency, owner).toBe(fn(f, owner).Properties.ReservedConcurrentExecutions);
+    }
+    // not reserved (the default): the same numbers still bound the pollers
+    for (const s of [d, n]) {
+      expect(esm(s, 'Analyzer').ScalingConfig, 'Analyzer').toEqual({ MaximumConcurrency: DEFAULT_SETTINGS.analyzerConcurrency });
+      expect(esm(s, 'Evaluator').ScalingConfig, 'Evaluator').toEqual({ MaximumConcurrency: DEFAULT_SETTINGS.evaluatorConcurrency });
+      for (const [id, fun] of s.resources('AWS::Lambda::Function')) expect(fun.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
+    }
+    expect(esm(d, 'SlackNotifier').ScalingConfig).toEqual({ MaximumConcurrency: 2 });
+    // SQS's allowed range for maximumConcurrency
+    for (const s of [d, f, n]) {
+      for (const [, m] of s.resources('AWS::Lambda::EventSourceMapping')) {
+        expect(m.Properties.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+        expect(m.Properties.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(1000);
+      }
     }
   });
 
-  it('with Slack on and nothing reserved, no event source caps its pollers either (bundling skipped: only the template is read)', () => {
-    const app = new App({ analyticsReporting: false, context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
-    const stack = new DrydockStack(app, 'NothingReserved', { reservedConcurrency: false, env: ENV });
-    const resources = Object.values(Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>);
-    const mappings = resources.filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping').map((r) => r.Properties);
-    expect(mappings.map((m) => m.BatchSize).sort((a, b) => a - b)).toEqual([1, 10, 50]);
-    for (const m of mappings) expect(m.ScalingConfig, String(m.BatchSize)).toBeUndefined();
-    for (const r of resources.filter((r) => r.Type === 'AWS::Lambda::Function')) expect(r.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  it('a new account can deploy: nothing reserved by default; a concurrency of 1 still caps the pollers at SQS\'s minimum of 2 (bundling skipped: only the template is read)', () => {
+    expect(DEFAULT_SETTINGS.reservedConcurrency).toBe(false);
+    const template = (id: string, settings: Partial<typeof DEFAULT_SETTINGS>) => {
+      const app = new App({ analyticsReporting: false, context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
+      const stack = new DrydockStack(app, id, { ...settings, env: ENV });
+      return Object.values(Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>);
+    };
+    const mappings = (resources: ReturnType<typeof template>) =>
+      resources.filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping').map((r) => [r.Properties.BatchSize, r.Properties.ScalingConfig?.MaximumConcurrency]).sort((a, b) => a[0] - b[0]);
+    const one = template('OneAtATime', { analyzerConcurrency: 1, evaluatorConcurrency: 1 });
+    expect(mappings(one)).toEqual([[1, 2], [10, 2], [50, 2]]);
+    for (const r of one.filter((r) => r.Type === 'AWS::Lambda::Function')) expect(r.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // reserved: a concurrency of 1 is the reservation itself, and no poller cap above it
+    const reservedOne = template('ReservedOne', { reservedConcurrency: true, analyzerConcurrency: 1, evaluatorConcurrency: 3 });
+    expect(mappings(reservedOne)).toEqual([[1, undefined], [10, 3], [50, 2]]);
   });
 
   /** the queues something sends its failures to: queue redrives, rule targets, function DLQs, subscription DLQs */
@@ -363,18 +403,54 @@ describe('functions', () => {
     Evaluator: { Timeout: 300, MemorySize: 1024, ReservedConcurrentExecutions: 5 },
     FeedSync: { Timeout: 900, MemorySize: 3008, ReservedConcurrentExecutions: 1 },
     Rescan: { Timeout: 300, MemorySize: 1024, ReservedConcurrentExecutions: 1 },
+    Reconcile: { Timeout: 300, MemorySize: 512, ReservedConcurrentExecutions: 1 },
     SlackNotifier: { Timeout: 60, MemorySize: 256, ReservedConcurrentExecutions: 2 },
   };
+  /** the pipeline's functions (not the trigger provider) */
+  const pipelineFunctions = (s: Synth) => s.resources('AWS::Lambda::Function').filter(([id]) => s.owner.get(id) !== TRIGGER_PROVIDER);
 
-  it('nodejs22.x on arm64, the timeout, memory and reserved concurrency of the job', () => {
-    expect(d.resources('AWS::Lambda::Function').map(([id]) => d.owner.get(id)).sort()).toEqual(Object.keys(spec).sort());
-    for (const [owner, want] of Object.entries(spec)) {
+  it('nodejs22.x on arm64, the timeout, memory and (with reservedConcurrency=true) reserved concurrency of the job', () => {
+    expect(pipelineFunctions(d).map(([id]) => d.owner.get(id)).sort()).toEqual(Object.keys(spec).sort());
+    for (const [owner, { ReservedConcurrentExecutions, ...want }] of Object.entries(spec)) {
       const p = fn(d, owner).Properties;
       expect(p, owner).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', ...want });
+      expect(p.ReservedConcurrentExecutions, owner).toBeUndefined();
+      expect(fn(f, owner).Properties.ReservedConcurrentExecutions, owner).toBe(ReservedConcurrentExecutions);
       expect(d.name(p.Role)).toBe(`<${owner}/Role.Arn>`);
       expect(d.name(p.LoggingConfig)).toBe(JSON.stringify({ LogGroup: { Ref: d.logicalId(owner, 'AWS::Logs::LogGroup') } }));
     }
     for (const [id, fun] of n.resources('AWS::Lambda::Function')) expect(fun.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
+  });
+
+  it('the first feed sync runs at deploy time: a trigger invokes feed-sync once, asynchronously, after what it uses', () => {
+    for (const s of [d, n]) {
+      const [[id, trigger]] = s.resources('Custom::Trigger') as [[string, CfnResourceJson]];
+      expect(s.owner.get(id)).toBe('FirstFeedSync');
+      const { ServiceToken, HandlerArn, ...rest } = trigger.Properties;
+      expect(s.name(ServiceToken)).toBe(`<${TRIGGER_PROVIDER}/Handler.Arn>`);
+      // a version of feed-sync (replaced, not kept, on the next code change)
+      expect(s.name(HandlerArn)).toBe('<FeedSync/Function/CurrentVersion>');
+      const version = s.json.Resources[(HandlerArn as { Ref: string }).Ref]!;
+      expect(version).toMatchObject({ Type: 'AWS::Lambda::Version', DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+      expect(s.name(version.Properties.FunctionName)).toBe('<FeedSync/Function>');
+      // Event: the deploy does not wait for the sync; only on creation, not on each code change
+      expect(rest).toEqual({ InvocationType: 'Event', Timeout: '120000', ExecuteOnHandlerChange: false });
+      // created after feed-sync (role, policy, log group), its continuation rule and target permission, what it writes, and rescan
+      const after = new Set((trigger.DependsOn ?? []).map((dep) => s.path.get(dep) ?? dep));
+      for (const dep of ['FeedSync/Function', 'FeedSync/Role', 'FeedSync/Role/DefaultPolicy', 'FeedSyncRequestedRule', 'AdvisoriesUpdatedRule', 'AdvisoriesTable', 'Bucket', 'Rescan/Function', 'EventDeadLetters']) {
+        expect(after, dep).toContain(dep);
+      }
+      // the permission that lets the continuation rule invoke feed-sync
+      expect([...after].some((p) => p.startsWith('FeedSyncRequestedRule/AllowEventRule')), [...after].join(' ')).toBe(true);
+    }
+  });
+
+  it('the trigger provider may only invoke feed-sync (and write its own logs)', () => {
+    const role = props(d, TRIGGER_PROVIDER, 'AWS::IAM::Role');
+    expect(role.AssumeRolePolicyDocument.Statement).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }]);
+    expect(role.ManagedPolicyArns.map(d.name)).toEqual(['{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}']);
+    expect(role.Policies).toHaveLength(1);
+    expect(role.Policies[0].PolicyDocument.Statement.map((st: Record<string, unknown>) => describeStatement(d, st))).toEqual(['lambda:InvokeFunction on <FeedSync/Function.Arn>:*']);
   });
 
   it('log groups: one per function, kept a month', () => {
@@ -382,7 +458,7 @@ describe('functions', () => {
   });
 
   it('roles: assumed by Lambda only, no managed or inline policies (every permission is a statement tested below)', () => {
-    for (const [id, r] of d.resources('AWS::IAM::Role')) {
+    for (const [id, r] of d.resources('AWS::IAM::Role').filter(([id]) => d.owner.get(id) !== TRIGGER_PROVIDER)) {
       expect(r.Properties.AssumeRolePolicyDocument.Statement, id).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }]);
       expect(r.Properties.ManagedPolicyArns, id).toBeUndefined();
       expect(r.Properties.Policies, id).toBeUndefined();
@@ -407,7 +483,7 @@ describe('functions', () => {
       DRYDOCK_MAX_RECEIVE_COUNT: '5',
       DRYDOCK_STALE_CLAIM_SECONDS: '1200',
     });
-    expect(env(f, 'Analyzer')).toMatchObject({ DRYDOCK_REPOSITORIES: 'team/api,team/web,platform-*', DRYDOCK_PLATFORM: 'linux/arm64' });
+    expect(env(f, 'Analyzer')).toMatchObject({ DRYDOCK_REPOSITORIES: 'team/api,team/web,platform-*', DRYDOCK_PLATFORM: 'linux/arm64', DRYDOCK_LIMIT_MAX_KEPT_BYTES: String(512 * 1024 ** 2), DRYDOCK_LIMIT_MAX_EXPANSION_RATIO: '1000' });
     expect(env(d, 'Evaluator')).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       DRYDOCK_IMAGES_TABLE: '<ImagesTable>',
@@ -416,12 +492,18 @@ describe('functions', () => {
       DRYDOCK_IDEMPOTENCY_TABLE: '<IdempotencyTable>',
       DRYDOCK_BUCKET: '<Bucket>',
       DRYDOCK_RESULTS_TOPIC_ARN: '<ResultsTopic>',
+      DRYDOCK_EVALUATE_QUEUE_URL: '<EvaluateQueue>',
       DRYDOCK_DEAD_LETTER_QUEUE_URL: '<EvaluateDeadLetters>',
       DRYDOCK_MAX_RECEIVE_COUNT: '5',
+      DRYDOCK_RESULT_RETENTION_DAYS: '180',
     });
     expect(env(f, 'Evaluator').DRYDOCK_POLICY_KEY).toBe('policies/bundle.json');
+    expect(env(f, 'Evaluator').DRYDOCK_RESULT_RETENTION_DAYS).toBe('0');
+    // retry backoff: each changes the visibility of a failed message on its own source queue
+    expect(env(d, 'Analyzer').DRYDOCK_SCAN_QUEUE_URL).toBe('<ScanQueue>');
+    expect(env(d, 'Evaluator').DRYDOCK_EVALUATE_QUEUE_URL).toBe('<EvaluateQueue>');
     // every DRYDOCK_* variable is one the pipeline's configuration knows
-    for (const owner of ['Analyzer', 'Evaluator']) {
+    for (const owner of ['Analyzer', 'Evaluator', 'Reconcile']) {
       for (const k of Object.keys(env(f, owner)).filter((k) => k.startsWith('DRYDOCK_'))) expect(Object.keys(ENVIRONMENT), `${owner} ${k}`).toContain(k);
     }
   });
@@ -430,9 +512,10 @@ describe('functions', () => {
     const needs: Record<string, Array<keyof PipelineResources>> = {
       // functions/*/handler.ts: depsFromEnv([...])
       Analyzer: ['imagesTable', 'packageIndexTable', 'bucket', 'scanQueueUrl', 'evaluateQueueUrl', 'resultsTopicArn'],
-      Evaluator: ['imagesTable', 'resultsTable', 'advisoriesTable', 'bucket', 'resultsTopicArn'],
+      Evaluator: ['imagesTable', 'resultsTable', 'advisoriesTable', 'bucket', 'resultsTopicArn', 'evaluateQueueUrl'],
       FeedSync: ['advisoriesTable', 'bucket'],
       Rescan: ['packageIndexTable', 'imagesTable', 'evaluateQueueUrl'],
+      Reconcile: ['imagesTable', 'scanQueueUrl'],
     };
     for (const s of [d, f]) {
       for (const [owner, need] of Object.entries(needs)) {
@@ -444,6 +527,15 @@ describe('functions', () => {
           expect(resources.deadLetterQueueUrl).toBeDefined();
         }
         if (owner === 'Analyzer') expect(config.staleClaimMs).toBeGreaterThan(TIMEOUTS.analyzer.toMilliseconds());
+        if (owner === 'Evaluator') expect(config.resultRetentionDays).toBe(s.stack.settings.resultRetentionDays);
+      }
+    }
+    expect(loadConfig(env(f, 'Reconcile'), []).config.repositories).toEqual(['team/api', 'team/web', 'platform-*']);
+    // what each handler builds at cold start (FUNCTION_NEEDS, shared/pipeline/config.ts) is deployed with it
+    const owners: Record<keyof typeof FUNCTION_NEEDS, string> = { analyzer: 'Analyzer', evaluator: 'Evaluator', feedSync: 'FeedSync', rescan: 'Rescan', reconcile: 'Reconcile' };
+    for (const s of [d, f, n]) {
+      for (const [fnName, need] of Object.entries(FUNCTION_NEEDS) as Array<[keyof typeof FUNCTION_NEEDS, ReadonlyArray<keyof PipelineResources>]>) {
+        for (const r of need) expect(Object.keys(env(s, owners[fnName])), `${fnName} ${r}`).toContain(resourceVariable(r));
       }
     }
     expect(loadConfig(env(f, 'Analyzer'), []).config.repositories).toEqual(['team/api', 'team/web', 'platform-*']);
@@ -465,6 +557,18 @@ describe('functions', () => {
       DRYDOCK_IMAGES_TABLE: '<ImagesTable>',
       DRYDOCK_EVALUATE_QUEUE_URL: '<EvaluateQueue>',
     });
+    // reconcile: what it lists against (the images table), where it queues (the scan queue), which repositories
+    expect(env(d, 'Reconcile')).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      DRYDOCK_IMAGES_TABLE: '<ImagesTable>',
+      DRYDOCK_SCAN_QUEUE_URL: '<ScanQueue>',
+    });
+    expect(env(f, 'Reconcile')).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      DRYDOCK_IMAGES_TABLE: '<ImagesTable>',
+      DRYDOCK_SCAN_QUEUE_URL: '<ScanQueue>',
+      DRYDOCK_REPOSITORIES: 'team/api,team/web,platform-*',
+    });
     expect(env(d, 'SlackNotifier')).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       DRYDOCK_SLACK_WEBHOOK_SECRET_ARN: '<SlackWebhook>',
@@ -478,7 +582,7 @@ describe('functions', () => {
       // invoked asynchronously = allowed to be invoked by a rule; the others are polled from a queue
       const asynchronous = new Set(s.resources('AWS::Lambda::Permission').map(([, p]) => s.name(p.Properties.FunctionName).slice(1).split('/')[0]!));
       const polled = new Set(s.resources('AWS::Lambda::EventSourceMapping').map(([, m]) => s.name(m.Properties.FunctionName).slice(1).split('/')[0]!));
-      expect([...asynchronous].sort()).toEqual(['FeedSync', 'Rescan']);
+      expect([...asynchronous].sort()).toEqual(['FeedSync', 'Reconcile', 'Rescan']);
       expect([...polled].sort()).toEqual(['Analyzer', 'Evaluator', ...(s.stack.slackNotifier ? ['SlackNotifier'] : [])]);
       const withDlq = s.resources('AWS::Lambda::Function').filter(([, fun]) => fun.Properties.DeadLetterConfig).map(([id]) => s.owner.get(id)!);
       expect(withDlq.sort()).toEqual([...asynchronous].sort());
@@ -486,12 +590,14 @@ describe('functions', () => {
     const dlq = (owner: string) => d.name(fn(d, owner).Properties.DeadLetterConfig?.TargetArn);
     expect(dlq('FeedSync')).toBe('<EventDeadLetters.Arn>');
     expect(dlq('Rescan')).toBe('<EventDeadLetters.Arn>');
+    expect(dlq('Reconcile')).toBe('<EventDeadLetters.Arn>');
     expect(fn(d, 'SlackNotifier').Properties.DeadLetterConfig).toBeUndefined();
     expect(fn(d, 'SlackNotifier').Properties.DestinationConfig).toBeUndefined();
   });
 
   it('are bundled by the local esbuild: ESM with the createRequire banner, the AWS SDK inside, sql-wasm.wasm beside the analyzer only', () => {
-    for (const owner of ['Analyzer', 'Evaluator', 'FeedSync', 'Rescan', 'SlackNotifier']) {
+    const placeholder = readFileSync(join(PROJECT_ROOT, 'functions/reconcile/handler.ts'), 'utf8').includes('PLACEHOLDER');
+    for (const owner of ['Analyzer', 'Evaluator', 'FeedSync', 'Rescan', 'Reconcile', 'SlackNotifier']) {
       const key = fn(d, owner).Properties.Code.S3Key as string;
       const dir = join(d.outdir, `asset.${key.replace(/\.zip$/, '')}`);
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
@@ -499,7 +605,7 @@ describe('functions', () => {
       expect(code, owner).toMatch(/\bexport\s*\{[^}]*\bhandler\b/);
       // bundled, not imported from the runtime's copy
       expect(code, owner).not.toMatch(/from\s*["']@aws-sdk\//);
-      expect(code, owner).toContain('@aws-sdk/');
+      if (!(owner === 'Reconcile' && placeholder)) expect(code, owner).toContain('@aws-sdk/');
       expect(existsSync(join(dir, 'index.mjs.map')), owner).toBe(true);
       const wasm = join(dir, 'sql-wasm.wasm');
       if (owner === 'Analyzer') expect(readFileSync(wasm).equals(readFileSync(join(PROJECT_ROOT, SQL_WASM)))).toBe(true);
@@ -509,6 +615,12 @@ describe('functions', () => {
 });
 
 // ---------------------------------------------------------------- IAM: every statement
+
+/** The confused-deputy conditions on what CloudWatch may do with the alarm topic and the key. */
+const FROM_OUR_ALARMS = JSON.stringify({
+  StringEquals: { 'aws:SourceAccount': '111122223333' },
+  ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:111122223333:alarm:*']] } },
+});
 
 describe('IAM', () => {
   const LOGS = (owner: string) => `logs:CreateLogStream,logs:PutLogEvents on <${owner}/Logs.Arn>`;
@@ -556,7 +668,7 @@ describe('IAM', () => {
       'dynamodb:BatchGetItem,dynamodb:BatchWriteItem on <AdvisoriesTable.Arn>',
       's3:GetObject,s3:PutObject on <Bucket.Arn>/feeds/*',
       LIST,
-      'events:PutEvents on arn:<AWS::Partition>:events:eu-west-1:111122223333:event-bus/default if {"StringEquals":{"events:source":"drydock.feeds","events:detail-type":"Advisories Updated"}}',
+      'events:PutEvents on arn:<AWS::Partition>:events:eu-west-1:111122223333:event-bus/default if {"StringEquals":{"events:source":"drydock.feeds","events:detail-type":["Advisories Updated","Feed Sync Requested"]}}',
     ],
     Rescan: [
       LOGS('Rescan'),
@@ -564,6 +676,16 @@ describe('IAM', () => {
       'dynamodb:Query on <PackageIndexTable.Arn>',
       'dynamodb:Query on <ImagesTable.Arn>/index/byUpdated',
       'sqs:SendMessage on <EvaluateQueue.Arn>',
+    ],
+    Reconcile: [
+      LOGS('Reconcile'),
+      'sqs:SendMessage on <EventDeadLetters.Arn>',
+      // listing the registry is authorized against repository/*; images only of the watched repositories
+      ...(s.stack.settings.repositories.length
+        ? ['ecr:DescribeRepositories on ' + REPO('*'), `ecr:DescribeImages on ${s.stack.settings.repositories.map(REPO).sort().join(' ')}`]
+        : [`ecr:DescribeImages,ecr:DescribeRepositories on ${REPO('*')}`]),
+      'dynamodb:BatchGetItem on <ImagesTable.Arn>',
+      'sqs:SendMessage on <ScanQueue.Arn>',
     ],
     ...(s.stack.slackNotifier
       ? {
@@ -580,8 +702,17 @@ describe('IAM', () => {
   it('each function role holds exactly the statements it needs (default, filtered, Slack off)', () => {
     for (const s of [d, f, n]) {
       const want = expected(s);
-      expect(s.resources('AWS::IAM::Role').map(([id]) => s.owner.get(id)).sort()).toEqual(Object.keys(want).sort());
+      expect(s.resources('AWS::IAM::Role').map(([id]) => s.owner.get(id)).filter((o) => o !== TRIGGER_PROVIDER).sort()).toEqual(Object.keys(want).sort());
       for (const [owner, statements] of Object.entries(want)) expect(roleStatements(s, owner), owner).toEqual([...statements].sort());
+    }
+  });
+
+  it('retry backoff: the analyzer and evaluator may change message visibility on their own source queue only', () => {
+    for (const s of [d, f, n]) {
+      const visibility = (owner: string) => roleStatements(s, owner).filter((st) => st.includes('sqs:ChangeMessageVisibility'));
+      expect(visibility('Analyzer')).toEqual([CONSUME('ScanQueue')]);
+      expect(visibility('Evaluator')).toEqual([CONSUME('EvaluateQueue')]);
+      for (const owner of ['FeedSync', 'Rescan', 'Reconcile']) expect(visibility(owner), owner).toEqual([]);
     }
   });
 
@@ -616,12 +747,12 @@ describe('IAM', () => {
     }
   });
 
-  it('the key policy: the account administers the key, CloudWatch may use it to publish alarms, nothing else', () => {
+  it("the key policy: the account administers the key, CloudWatch may use it to publish this account's alarms, nothing else", () => {
     const k = props(d, 'Key', 'AWS::KMS::Key');
     expect(k.EnableKeyRotation).toBe(true);
     expect(k.KeyPolicy.Statement.map((st: Record<string, unknown>) => `${JSON.stringify(st.Principal)} ${describeStatement(d, st)}`)).toEqual([
       '{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::111122223333:root"]]}} kms:* on *',
-      '{"Service":"cloudwatch.amazonaws.com"} kms:Decrypt,kms:GenerateDataKey on *',
+      `{"Service":"cloudwatch.amazonaws.com"} kms:Decrypt,kms:GenerateDataKey on * if ${FROM_OUR_ALARMS}`,
     ]);
   });
 
@@ -632,7 +763,7 @@ describe('IAM', () => {
         .map((st: Record<string, unknown>) => `${JSON.stringify(st.Principal)} ${describeStatement(d, st)}`);
     expect(allows('ScanQueue')).toEqual([`{"Service":"events.amazonaws.com"} sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage on <ScanQueue.Arn> if {"ArnEquals":{"aws:SourceArn":{"Fn::GetAtt":["${d.logicalId('EcrImageActionRule', 'AWS::Events::Rule')}","Arn"]}}}`]);
     const eventDlq = allows('EventDeadLetters');
-    expect(eventDlq).toHaveLength(4); // one per rule target
+    expect(eventDlq).toHaveLength(6); // one per rule target
     for (const st of eventDlq) expect(st).toMatch(/^\{"Service":"events\.amazonaws\.com"\} sqs:SendMessage on <EventDeadLetters\.Arn> if \{"ArnEquals":\{"aws:SourceArn":/);
     const fromResults = (q: string) => `{"Service":"sns.amazonaws.com"} sqs:SendMessage on <${q}.Arn> if {"ArnEquals":{"aws:SourceArn":{"Ref":"${d.logicalId('ResultsTopic', 'AWS::SNS::Topic')}"}}}`;
     expect(allows('SlackQueue')).toEqual([fromResults('SlackQueue')]);
@@ -649,8 +780,10 @@ describe('IAM', () => {
       expect(perms.sort()).toEqual(
         [
           '<FeedSync/Function.Arn> ← events.amazonaws.com <FeedSyncSchedule.Arn> lambda:InvokeFunction',
+          '<FeedSync/Function.Arn> ← events.amazonaws.com <FeedSyncRequestedRule.Arn> lambda:InvokeFunction',
           '<Rescan/Function.Arn> ← events.amazonaws.com <AdvisoriesUpdatedRule.Arn> lambda:InvokeFunction',
           '<Rescan/Function.Arn> ← events.amazonaws.com <FullRescanSchedule.Arn> lambda:InvokeFunction',
+          '<Reconcile/Function.Arn> ← events.amazonaws.com <ReconcileSchedule.Arn> lambda:InvokeFunction',
         ].sort(),
       );
     }
@@ -732,6 +865,32 @@ describe('EventBridge', () => {
     expect(t.Input ?? t.InputPath ?? t.InputTransformer).toBeUndefined();
   });
 
+  it('feed-sync continuation: "Feed Sync Requested" from drydock.feeds runs feed-sync again (the scheduled event is not it)', () => {
+    const p = pattern(d, 'FeedSyncRequestedRule');
+    expect(p).toEqual({ source: ['drydock.feeds'], 'detail-type': [FEED_SYNC_REQUESTED_DETAIL_TYPE] });
+    expect(FEED_SYNC_REQUESTED_DETAIL_TYPE).toBe('Feed Sync Requested');
+    const requested = { version: '0', id: '6f1e7c55-3b3c-4c0e-9d54-2f0c1f7b8a10', 'detail-type': 'Feed Sync Requested', source: 'drydock.feeds', account: '111122223333', time: '2026-12-07T04:00:00Z', region: 'eu-west-1', resources: [], detail: {} };
+    expect(matchesPattern(p, requested)).toBe(true);
+    expect(matchesPattern(p, event('feed-update.json'))).toBe(false);
+    expect(matchesPattern(pattern(d, 'AdvisoriesUpdatedRule'), requested)).toBe(false);
+    expect(matchesPattern(p, { ...requested, source: 'someone.else' })).toBe(false);
+    const targets = props(d, 'FeedSyncRequestedRule', 'AWS::Events::Rule').Targets;
+    expect(targets).toHaveLength(1);
+    expect(d.name(targets[0].Arn)).toBe('<FeedSync/Function.Arn>');
+    expect(d.name(targets[0].DeadLetterConfig.Arn)).toBe('<EventDeadLetters.Arn>');
+    expect(targets[0].Input ?? targets[0].InputPath ?? targets[0].InputTransformer).toBeUndefined();
+  });
+
+  it('reconciliation: every reconcileHours (6 by default), reconcile with the scheduled event, failures to the event DLQ', () => {
+    const rate = (s: Synth) => props(s, 'ReconcileSchedule', 'AWS::Events::Rule').ScheduleExpression;
+    expect(rate(d)).toBe('rate(6 hours)');
+    expect(rate(f)).toBe('rate(12 hours)');
+    const [t] = props(d, 'ReconcileSchedule', 'AWS::Events::Rule').Targets;
+    expect(d.name(t.Arn)).toBe('<Reconcile/Function.Arn>');
+    expect(d.name(t.DeadLetterConfig.Arn)).toBe('<EventDeadLetters.Arn>');
+    expect(t.Input ?? t.InputPath ?? t.InputTransformer).toBeUndefined();
+  });
+
   it('schedules: feed sync every 6 hours; a daily full re-evaluation whose event detail is {"full": true}', () => {
     const sync = props(d, 'FeedSyncSchedule', 'AWS::Events::Rule');
     expect(sync.ScheduleExpression).toBe('rate(6 hours)');
@@ -755,10 +914,96 @@ describe('SNS and Slack', () => {
   it('both topics are KMS-encrypted with the stack key and refuse plain-HTTP publishers', () => {
     for (const owner of ['ResultsTopic', 'AlarmTopic']) {
       expect(d.name(props(d, owner, 'AWS::SNS::Topic').KmsMasterKeyId)).toBe('<Key.Arn>');
-      const deny = props(d, owner, 'AWS::SNS::TopicPolicy').PolicyDocument.Statement;
+      const deny = props(d, owner, 'AWS::SNS::TopicPolicy').PolicyDocument.Statement.filter((st: Record<string, unknown>) => st.Effect === 'Deny');
       expect(deny).toHaveLength(1);
       expect(deny[0]).toMatchObject({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
     }
+  });
+
+  it("the alarm topic's policy lets CloudWatch publish this account's alarms (and nobody else anything); the results topic allows nothing", () => {
+    for (const s of [d, f, n]) {
+      const allows = (owner: string) =>
+        props(s, owner, 'AWS::SNS::TopicPolicy')
+          .PolicyDocument.Statement.filter((st: Record<string, unknown>) => st.Effect === 'Allow')
+          .map((st: Record<string, unknown>) => `${JSON.stringify(st.Principal)} ${describeStatement(s, st)}`);
+      expect(allows('AlarmTopic')).toEqual([`{"Service":"cloudwatch.amazonaws.com"} sns:Publish on <AlarmTopic> if ${FROM_OUR_ALARMS}`]);
+      expect(allows('ResultsTopic')).toEqual([]);
+    }
+  });
+
+  it("a dead-letter alarm's path is open end to end: AlarmActions → the topic → its policy allows CloudWatch for that alarm → the topic's key lets CloudWatch encrypt", () => {
+    const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'eu-west-1', 'AWS::AccountId': '111122223333' };
+    const resolve = (v: unknown): unknown => {
+      if (typeof v === 'string' || v === undefined) return v;
+      const o = v as Record<string, unknown>;
+      if (Array.isArray(v)) return v.map(resolve);
+      if ('Fn::Join' in o) {
+        const [sep, items] = o['Fn::Join'] as [string, unknown[]];
+        return items.map((i) => String(resolve(i))).join(sep);
+      }
+      if ('Ref' in o && typeof o.Ref === 'string' && pseudo[o.Ref]) return pseudo[o.Ref];
+      return JSON.stringify(v); // a reference to a stack resource: compared as written
+    };
+    const glob = (pattern: string, value: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
+    const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+    interface Request {
+      service: string;
+      action: string;
+      resource: unknown;
+      context: Record<string, string>;
+    }
+    /** IAM's evaluation for one resource policy: an explicit deny wins, else an allow is needed. */
+    const decide = (statements: Array<Record<string, any>>, req: Request): 'allowed' | 'denied' | 'not allowed' => {
+      const applies = (st: Record<string, any>) => {
+        const principal = st.Principal === '*' || list(st.Principal?.Service).includes(req.service);
+        const action = list(st.Action).some((a: string) => glob(a, req.action));
+        const resource = list(st.Resource).some((r) => r === '*' || resolve(r) === resolve(req.resource));
+        const conditions = Object.entries((st.Condition ?? {}) as Record<string, Record<string, unknown>>).every(([op, kv]) =>
+          Object.entries(kv).every(([key, want]) => {
+            const got = req.context[key];
+            if (got === undefined) return false;
+            if (op === 'StringEquals') return list(want).map(resolve).includes(got);
+            if (op === 'ArnLike') return list(want).some((w) => glob(String(resolve(w)), got));
+            if (op === 'Bool') return String(want) === got;
+            throw new Error(`condition operator ${op} not modelled`);
+          }),
+        );
+        return principal && action && resource && conditions;
+      };
+      if (statements.some((st) => st.Effect === 'Deny' && applies(st))) return 'denied';
+      return statements.some((st) => st.Effect === 'Allow' && applies(st)) ? 'allowed' : 'not allowed';
+    };
+
+    // 1. the alarm on the scan dead-letter queue, and the action it takes
+    const [alarmId, alarm] = d.resources('AWS::CloudWatch::Alarm').find(([, a]) => d.name(a.Properties.Dimensions[0].Value) === '<ScanDeadLetters.QueueName>')!;
+    expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    const topicRef = alarm.Properties.AlarmActions[0];
+    // 2. the topic it names, and the one topic policy that governs it
+    expect(d.name(topicRef)).toBe('<AlarmTopic>');
+    const policies = d.resources('AWS::SNS::TopicPolicy').filter(([, p]) => (p.Properties.Topics as unknown[]).some((t) => JSON.stringify(t) === JSON.stringify(topicRef)));
+    expect(policies).toHaveLength(1);
+    const topicPolicy = policies[0]![1].Properties.PolicyDocument.Statement;
+    // CloudFormation names the alarm <stack>-<logical id>-<suffix>; CloudWatch publishes with its ARN as aws:SourceArn
+    const alarmArn = `arn:aws:cloudwatch:eu-west-1:111122223333:alarm:Drydock-${alarmId}-1A2B3C4D5E6F`;
+    const publish = (context: Record<string, string>): Request => ({ service: 'cloudwatch.amazonaws.com', action: 'sns:Publish', resource: topicRef, context });
+    const ours = { 'aws:SourceAccount': '111122223333', 'aws:SourceArn': alarmArn, 'aws:SecureTransport': 'true' };
+    // 3. the topic policy allows it
+    expect(decide(topicPolicy, publish(ours))).toBe('allowed');
+    // 4. the topic is encrypted with the key, whose policy lets CloudWatch encrypt for that alarm
+    const topic = d.json.Resources[(topicRef as { Ref: string }).Ref]!;
+    expect(d.name(topic.Properties.KmsMasterKeyId)).toBe('<Key.Arn>');
+    const keyPolicy = props(d, 'Key', 'AWS::KMS::Key').KeyPolicy.Statement;
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      expect(decide(keyPolicy, { service: 'cloudwatch.amazonaws.com', action, resource: '*', context: ours }), action).toBe('allowed');
+    }
+    // and the path is closed to what it should not carry
+    expect(decide(topicPolicy, publish({ ...ours, 'aws:SourceAccount': '444455556666', 'aws:SourceArn': alarmArn.replace('111122223333', '444455556666') }))).toBe('not allowed');
+    expect(decide(topicPolicy, publish({ ...ours, 'aws:SourceArn': alarmArn.replace('eu-west-1', 'us-east-1') }))).toBe('not allowed');
+    expect(decide(topicPolicy, publish({ ...ours, 'aws:SecureTransport': 'false' }))).toBe('denied');
+    expect(decide(topicPolicy, { ...publish(ours), service: 'events.amazonaws.com' })).toBe('not allowed');
+    expect(decide(keyPolicy, { service: 'cloudwatch.amazonaws.com', action: 'kms:GenerateDataKey', resource: '*', context: { ...ours, 'aws:SourceAccount': '444455556666' } })).toBe('not allowed');
+    // every dead-letter alarm takes the same single action
+    for (const [, a] of d.resources('AWS::CloudWatch::Alarm')) expect(a.Properties.AlarmActions).toEqual([topicRef]);
   });
 
   it('the Slack queue is subscribed to results with fail, warn and error only, undeliverable messages to its DLQ; the notifier polls the queue', () => {
@@ -801,7 +1046,7 @@ describe('settings', () => {
   });
 
   it('refuses bad values, every problem at once', () => {
-    const ctx: Record<string, unknown> = { repositories: 'Team/API', slack: 'yes', layerCacheDays: '0', slackStatuses: 'fail,boom', policyKey: 'layers/x.json', publish: 'sometimes', osvUrl: 'http://plain' };
+    const ctx: Record<string, unknown> = { repositories: 'Team/API', slack: 'yes', layerCacheDays: '0', reconcileHours: '169', resultRetentionDays: 'forever', slackStatuses: 'fail,boom', policyKey: 'layers/x.json', publish: 'sometimes', osvUrl: 'http://plain' };
     let err: unknown;
     try {
       settingsFromContext((k) => ctx[k]);
@@ -809,7 +1054,10 @@ describe('settings', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(SettingsError);
-    expect((err as SettingsError).problems.map((p) => p.split(':')[0])).toEqual(['slack', 'layerCacheDays', 'repositories', 'slackStatuses', 'policyKey', 'publish', 'osvUrl']);
+    expect((err as SettingsError).problems.map((p) => p.split(':')[0])).toEqual(['slack', 'layerCacheDays', 'reconcileHours', 'resultRetentionDays', 'repositories', 'slackStatuses', 'policyKey', 'publish', 'osvUrl']);
+    // 0 = keep results and reports forever; props given in code are range-checked too
+    expect(settingsFromContext((k) => ({ resultRetentionDays: '0', reconcileHours: '1' })[k]).resultRetentionDays).toBe(0);
+    expect(() => new DrydockStack(new App(), 'BadProps', { reconcileHours: 0, resultRetentionDays: -1 })).toThrow(/reconcileHours.*\n.*resultRetentionDays/s);
     expect(() => settingsFromContext((k) => ({ policyKey: 'policies/*' })[k])).toThrow(/not a plain S3 object key/);
   });
 

@@ -1,6 +1,6 @@
 /**
  * Synthesizes the CDK app for the infra tests, once per configuration and test file (esbuild
- * bundles five functions; a second configuration in the same process reuses the bundles), and
+ * bundles six functions; a second configuration in the same process reuses the bundles), and
  * turns the template's intrinsic references into readable names: `<Bucket.Arn>/layers/*`
  * instead of `{"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket83908E77", "Arn"]}, "/layers/*"]]}`.
  */
@@ -21,7 +21,7 @@ export const ENV = { account: '111122223333', region: 'eu-west-1' };
 export const CONFIGS = {
   /** no context: every repository, Slack on */
   default: {},
-  /** repositories named (one with a wildcard), a policy bundle, a platform, fewer ecosystems, an OSV mirror */
+  /** repositories named (one with a wildcard), a policy bundle, a platform, fewer ecosystems, an OSV mirror; concurrency reserved, results kept forever */
   filtered: {
     repositories: 'team/api,team/web,platform-*',
     policyBundle: 'shared/policy/default-bundle.json',
@@ -30,8 +30,12 @@ export const CONFIGS = {
     osvUrl: 'https://osv-mirror.example.org',
     layerCacheDays: '14',
     analyzerBatchSize: '2',
+    reservedConcurrency: 'true',
+    resultRetentionDays: '0',
+    reconcileHours: '12',
+    limits: 'maxKeptBytes=512M,maxExpansionRatio=1000',
   },
-  /** Slack off; no reserved concurrency (a new account's Lambda limit) */
+  /** Slack off; no reserved concurrency (the default, given explicitly) */
   slackOff: { slack: 'false', reservedConcurrency: 'false' },
 } satisfies Record<string, Record<string, string>>;
 
@@ -115,6 +119,21 @@ export function synth(config: ConfigName): Synth {
   const s: Synth = { app, stack, template, json, outdir, owner, path, name, logicalId, resources };
   cache.set(config, s);
   return s;
+}
+
+/**
+ * Synthesizes the configurations one after another, letting the worker's pending RPC calls to
+ * vitest be answered before each: a synth blocks the worker (esbuild and cdk-nag run
+ * synchronously) for up to a minute on a busy machine, and a call still in flight when that
+ * starts times out (`Timeout calling "onTaskUpdate"`, an unhandled error that fails the run).
+ */
+export async function synthAll<C extends ConfigName>(configs: readonly C[]): Promise<Record<C, Synth>> {
+  const out = {} as Record<C, Synth>;
+  for (const c of configs) {
+    await new Promise<void>((r) => setTimeout(r, 250));
+    out[c] = synth(c);
+  }
+  return out;
 }
 
 export function cleanup(): void {
