@@ -1,8 +1,11 @@
 /**
  * A MOCK of Amazon EventBridge's PutEvents: a node:http server speaking the AWS JSON 1.1
  * protocol (`X-Amz-Target: AWSEvents.PutEvents`, `application/x-amz-json-1.1`) well enough for
- * the real SDK v3 EventBridgeClient. It records every request and the entries it accepted; no
- * rule matching or delivery happens — that cannot run here.
+ * the real SDK v3 EventBridgeClient. It records every request and the entries it accepted. It
+ * matches no rule by itself; a delivery layer (test/support/template-stack.ts: the template's
+ * rules, patterns and targets) can be plugged in with `onAccepted`, called for each accepted
+ * entry before the answer. A delivery failure never fails PutEvents (EventBridge delivers after
+ * accepting); it is recorded in `deliveryErrors`.
  *
  * Like EventBridge it refuses a request of more than 10 entries or more than 256 KiB (entry
  * sizes computed as AWS documents: Source + DetailType + Detail + Resources + 14 with a Time)
@@ -39,6 +42,9 @@ export interface FakeEventBridge {
   /** entries accepted, in order of acceptance */
   accepted: WireEntry[];
   failEntries(failer: EntryFailer | undefined): void;
+  /** plug in rule matching and delivery (undefined: none); `id` is the EventId answered */
+  onAccepted(deliver: ((entry: WireEntry, id: string) => Promise<void>) | undefined): void;
+  deliveryErrors: Array<{ id: string; error: string }>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +62,8 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
   const requests: PutEventsRequestLog[] = [];
   const accepted: WireEntry[] = [];
   let failer: EntryFailer | undefined;
+  let deliver: ((entry: WireEntry, id: string) => Promise<void>) | undefined;
+  const deliveryErrors: FakeEventBridge['deliveryErrors'] = [];
 
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => answer(res, 500, { __type: 'InternalException', message: String(e) }));
@@ -75,6 +83,7 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
     }
     if (size > LIMIT) return answer(res, 400, { __type: 'ValidationException', message: `Total size of the entries in the request is over the limit (${size} > ${LIMIT})` });
     let failed = 0;
+    const delivered: Array<[WireEntry, string]> = [];
     const results = entries.map((e, i) => {
       const f = failer?.(e, requests.length, i);
       if (f) {
@@ -82,8 +91,19 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
         return f;
       }
       accepted.push(e);
-      return { EventId: randomUUID() };
+      const id = randomUUID();
+      delivered.push([e, id]);
+      return { EventId: id };
     });
+    if (deliver) {
+      for (const [e, id] of delivered) {
+        try {
+          await deliver(e, id);
+        } catch (err) {
+          deliveryErrors.push({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+        }
+      }
+    }
     answer(res, 200, { FailedEntryCount: failed, Entries: results });
   }
 
@@ -101,6 +121,10 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
     failEntries(f) {
       failer = f;
     },
+    onAccepted(d) {
+      deliver = d;
+    },
+    deliveryErrors,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

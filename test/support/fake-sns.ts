@@ -1,8 +1,12 @@
 /**
  * A MOCK of Amazon SNS's Publish action: a tiny node:http server speaking the SNS Query
  * protocol (form-encoded request, XML answer) well enough for the real SDK v3 SNSClient to
- * send to it and parse its answers. It records what was published; it delivers nothing — SNS
- * fan-out to subscriptions and filter policies cannot run here.
+ * send to it and parse its answers. It records what was published. It delivers nothing by itself;
+ * a delivery layer (test/support/template-stack.ts: the template's subscriptions, filter
+ * policies and SQS envelope) can be plugged in with `onPublish`, called after the message is
+ * accepted, before the answer (so a test sees the delivery once Publish returned). A delivery
+ * failure never fails the Publish (SNS delivers after accepting), it is recorded in
+ * `deliveryErrors`.
  *
  * The answer shapes are SNS's documented ones: a PublishResponse wrapping PublishResult/MessageId
  * (the SDK's AwsQueryProtocol drops the root element and reads `<Operation>Result`), and for
@@ -19,6 +23,11 @@ export interface PublishedMessage {
   /** String attributes as name → value; other types recorded as "<DataType>:<value>" */
   attributes: Record<string, string>;
   messageId: string;
+  /** every attribute with its SNS data type (String, Number, String.Array, Binary) */
+  typedAttributes: Record<string, { type: string; value: string }>;
+  subject?: string;
+  /** when SNS accepted it (ISO 8601) */
+  timestamp: string;
 }
 
 export interface SnsFault {
@@ -35,6 +44,10 @@ export interface FakeSns {
   actions: string[];
   /** answer the next `times` requests with this error instead */
   failNext(fault: SnsFault, times?: number): void;
+  /** plug in delivery to subscriptions (undefined: none) */
+  onPublish(deliver: ((message: PublishedMessage) => Promise<void>) | undefined): void;
+  /** deliveries that failed, with their cause */
+  deliveryErrors: Array<{ messageId: string; error: string }>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +58,8 @@ export async function startFakeSns(): Promise<FakeSns> {
   const published: PublishedMessage[] = [];
   const actions: string[] = [];
   const faults: SnsFault[] = [];
+  const deliveryErrors: FakeSns['deliveryErrors'] = [];
+  let deliver: ((message: PublishedMessage) => Promise<void>) | undefined;
 
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => error(res, { status: 500, code: 'InternalError', message: String(e), type: 'Receiver' }));
@@ -64,17 +79,28 @@ export async function startFakeSns(): Promise<FakeSns> {
     if (!topicArn || message === null) return error(res, { status: 400, code: 'InvalidParameter', message: 'TopicArn and Message are required' });
     // MessageAttributes.entry.N.Name / .Value.DataType / .Value.StringValue
     const attributes: Record<string, string> = {};
+    const typedAttributes: Record<string, { type: string; value: string }> = {};
     let size = Buffer.byteLength(message);
     for (let n = 1; form.has(`MessageAttributes.entry.${n}.Name`); n++) {
       const name = form.get(`MessageAttributes.entry.${n}.Name`)!;
       const type = form.get(`MessageAttributes.entry.${n}.Value.DataType`) ?? '';
       const value = form.get(`MessageAttributes.entry.${n}.Value.StringValue`) ?? '';
       attributes[name] = type === 'String' ? value : `${type}:${value}`;
+      typedAttributes[name] = { type, value };
       size += Buffer.byteLength(name) + Buffer.byteLength(type) + Buffer.byteLength(value);
     }
     if (size > SNS_LIMIT) return error(res, { status: 400, code: 'InvalidParameter', message: 'Invalid parameter: Message too long' });
     const messageId = randomUUID();
-    published.push({ topicArn, message, attributes, messageId });
+    const subject = form.get('Subject') ?? undefined;
+    const record: PublishedMessage = { topicArn, message, attributes, messageId, typedAttributes, ...(subject !== undefined ? { subject } : {}), timestamp: new Date().toISOString() };
+    published.push(record);
+    if (deliver) {
+      try {
+        await deliver(record);
+      } catch (e) {
+        deliveryErrors.push({ messageId, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+      }
+    }
     res.writeHead(200, { 'content-type': 'text/xml' });
     res.end(
       `<PublishResponse xmlns="${NS}"><PublishResult><MessageId>${messageId}</MessageId></PublishResult>` +
@@ -99,6 +125,10 @@ export async function startFakeSns(): Promise<FakeSns> {
     failNext(fault, times = 1) {
       for (let i = 0; i < times; i++) faults.push(fault);
     },
+    onPublish(d) {
+      deliver = d;
+    },
+    deliveryErrors,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
