@@ -269,18 +269,24 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, stop: AbortCon
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
+  let first: unknown;
   const worker = async () => {
     while (!failed && next < items.length) {
       const i = next++;
       try {
         results[i] = await fn(items[i]!);
       } catch (e) {
+        if (!failed) first = e;
         failed = true;
         stop.abort();
         throw e;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // Every worker settles before this returns (the first failure aborted the others): no layer
+  // is still being read or cached once the scan has answered, and nothing is left unobserved.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // the failure that stopped the others, not the aborts it caused
+  if (settled.some((r) => r.status === 'rejected')) throw first;
   return results;
 }

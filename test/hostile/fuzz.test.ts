@@ -517,12 +517,14 @@ describe(`seeded mutation fuzzer (seed ${SEED}, ${cases.length} case(s))`, () =>
         failures.push(line);
       }
       // A scan that returned while a cache write of another layer was still going leaves the dir
-      // changing under rm: not a failure of the exit-code contract, but counted and reported.
+      // changing under rm: work left running after the scan answered (scanImage waits for every
+      // layer it started, so this is a failure).
       try {
         await rm(dir, { recursive: true, force: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
         lateWrites.push(n);
+        failures.push(`fuzz failure: seed ${SEED} case ${n} (${input.what}): still writing into the cache dir after main() returned (rerun: DRYDOCK_FUZZ_SEED=${SEED} DRYDOCK_FUZZ_ONLY=${n})`);
         await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       }
     }
