@@ -6,6 +6,7 @@
  */
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
 import { parseLimits } from '../shared/layers/extract.js';
+import { parseAge } from '../shared/match/coverage.js';
 import type { PublishMode } from '../shared/pipeline/config.js';
 
 export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
@@ -57,6 +58,10 @@ export interface DrydockSettings {
   resultRetentionDays: number;
   /** the primary platform of multi-platform images (DRYDOCK_PLATFORM), e.g. linux/arm64 */
   platform?: string;
+  /** verdicts over missing or stale advisory data stand instead of failing closed (DRYDOCK_ALLOW_MISSING_ADVISORIES) */
+  allowMissingAdvisories: boolean;
+  /** oldest synced feed a verdict may rest on (DRYDOCK_MAX_ADVISORY_AGE: 5d by default, 36h, 0 = no limit) */
+  maxAdvisoryAge?: string;
   /** the analyzer's scan budget over Drydock's defaults, `name=value` (DRYDOCK_LIMIT_<NAME>), e.g. maxExpansionRatio=1000 */
   limits?: string[];
   /** when the evaluator publishes (DRYDOCK_PUBLISH) */
@@ -76,6 +81,7 @@ export const DEFAULT_SETTINGS: DrydockSettings = {
   analyzerConcurrency: 10,
   evaluatorConcurrency: 5,
   reservedConcurrency: false,
+  allowMissingAdvisories: false,
   analyzerBatchSize: 1,
   maxReceiveCount: 5,
   feedSyncHours: 6,
@@ -109,6 +115,8 @@ export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   reconcileHours: 'integer 1..168',
   resultRetentionDays: 'integer 0..3650 (0 = keep forever)',
   platform: 'os/arch[/variant]',
+  allowMissingAdvisories: 'true | false',
+  maxAdvisoryAge: 'an age such as 5d, 36h, or 0 (no limit)',
   limits: 'comma-separated name=value of the scan budget (shared/layers/extract.ts), e.g. maxKeptBytes=512M,maxExpansionRatio=1000',
   publish: 'always | change | fail',
   osvUrl: 'https URL of an OSV mirror',
@@ -174,6 +182,8 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
   for (const [key, value] of [
     ['slack', bool('slack')],
     ['reservedConcurrency', bool('reservedConcurrency')],
+    ['allowMissingAdvisories', bool('allowMissingAdvisories')],
+    ['maxAdvisoryAge', str('maxAdvisoryAge')],
     ['reportUrlTtlSeconds', int('reportUrlTtlSeconds', 60, 604_800)],
     ['layerCacheDays', int('layerCacheDays', 1, 3650)],
     ['analyzerConcurrency', int('analyzerConcurrency', 1, 1000)],
@@ -211,6 +221,13 @@ export function settingsProblems(s: DrydockSettings): string[] {
   if (s.policyKey !== undefined && (!/^[A-Za-z0-9!_.'()/-]+$/.test(s.policyKey) || s.policyKey.endsWith('/'))) problems.push(`policyKey: ${JSON.stringify(s.policyKey)} is not a plain S3 object key`);
   if (s.policyKey !== undefined && ['layers/', 'inventories/', 'sboms/', 'reports/', 'dead-letters/', 'feeds/'].some((p) => s.policyKey!.startsWith(p))) {
     problems.push(`policyKey: ${s.policyKey} is inside a prefix the pipeline writes (or expires)`);
+  }
+  if (s.maxAdvisoryAge !== undefined) {
+    try {
+      parseAge('maxAdvisoryAge', s.maxAdvisoryAge);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
   }
   if (s.limits !== undefined) {
     try {

@@ -277,6 +277,8 @@ export class DrydockStack extends Stack {
         DRYDOCK_RESULT_RETENTION_DAYS: String(settings.resultRetentionDays),
         ...(this.policyKey ? { DRYDOCK_POLICY_KEY: this.policyKey } : {}),
         ...(settings.publish ? { DRYDOCK_PUBLISH: settings.publish } : {}),
+        ...(settings.allowMissingAdvisories ? { DRYDOCK_ALLOW_MISSING_ADVISORIES: '1' } : {}),
+        ...(settings.maxAdvisoryAge !== undefined ? { DRYDOCK_MAX_ADVISORY_AGE: settings.maxAdvisoryAge } : {}),
       },
     });
     this.feedSync = new PipelineFunction(this, 'FeedSync', {
@@ -608,6 +610,8 @@ export class DrydockStack extends Stack {
     this.grantIdempotency(f);
     const reason = { wildcardReason: DrydockStack.PREFIX_REASON };
     allow(f.role, 'ReadInventories', ['s3:GetObject'], [this.objects(PREFIXES.inventories)], reason);
+    // the synced feeds' summaries (ecosystems, age): a verdict over missing or stale data fails closed
+    allow(f.role, 'ReadFeedSummaries', ['s3:GetObject'], [`${this.bucket.bucketArn}/${PREFIXES.feeds}*.summary.json`], reason);
     allow(f.role, 'WriteReports', ['s3:PutObject'], [this.objects(PREFIXES.reports)], reason);
     if (this.policyKey) allow(f.role, 'ReadPolicyBundle', ['s3:GetObject'], [`${this.bucket.bucketArn}/${this.policyKey}`]);
     this.grantListBucket(f);

@@ -21,7 +21,9 @@
  * "Alpine:v3.19"; edge, or a "_alpha"/"_pre" snapshot version → "Alpine:edge"); Ubuntu
  * "22.04"; Rocky/Alma/RHEL by major; openSUSE and SUSE by the os-release PRETTY_NAME (what
  * the spec says their release strings are), else built from ID and VERSION_ID. Distros
- * without an OSV feed (CentOS, Fedora, Oracle, Amazon Linux) have no key.
+ * without an OSV feed (CentOS, Fedora, Oracle) have no key. Amazon Linux (ALAS, not OSV) is
+ * "Amazon Linux:<major>": "2023.6.20241010" → "Amazon Linux:2023", "2" → "Amazon Linux:2", and
+ * the Amazon Linux AMI's dated releases ("2018.03", 2011–2018) → "Amazon Linux:1".
  */
 import { PackageURL } from 'packageurl-js';
 import type { Distro } from '../catalog/types.js';
@@ -74,6 +76,8 @@ const BASES: Readonly<Record<string, Base>> = {
   SUSE: { scheme: 'rpm', normaliseName: asIs, release: (r) => r },
   Mageia: { scheme: 'rpm', normaliseName: asIs, release: (r) => r },
   'Photon OS': { scheme: 'rpm', normaliseName: asIs, release: (r) => r },
+  // ALAS (shared/advisories/alas.ts): binary package names, major release only
+  'Amazon Linux': { scheme: 'rpm', normaliseName: asIs, release: (r) => (/^(1|2|2023|20\d\d)$/.test(r) ? r : undefined) },
 };
 
 /** "22.04:LTS", "Pro:22.04:LTS", "22.04" → "22.04"; "Pro:FIPS:…" and other shapes as written. */
@@ -186,6 +190,8 @@ export function distroEcosystem(distro: Pick<Distro, 'id' | 'versionId' | 'coden
       return major ? `Rocky Linux:${major}` : undefined;
     case 'almalinux':
       return major ? `AlmaLinux:${major}` : undefined;
+    case 'amzn':
+      return amazonLinuxKey(version, distro.prettyName);
     case 'mageia':
       return major ? `Mageia:${major}` : undefined;
     case 'photon':
@@ -215,6 +221,28 @@ export function distroEcosystem(distro: Pick<Distro, 'id' | 'versionId' | 'coden
     default:
       return undefined;
   }
+}
+
+/**
+ * Amazon Linux's release key: the major version only. os-release VERSION_ID is "2023" (AL2023),
+ * "2" (AL2), "2018.03" (the Amazon Linux AMI, i.e. AL1, dated 2011.09–2018.03); a release file
+ * may give "2023.6.20241010". Without a version, the PRETTY_NAME ("Amazon Linux 2023.6.20241010",
+ * "Amazon Linux 2", "Amazon Linux AMI 2018.03") decides.
+ */
+export function amazonLinuxKey(version: string | undefined, prettyName?: string): string | undefined {
+  let v = version;
+  if (!v) {
+    const p = prettyName?.trim() ?? '';
+    if (/^Amazon Linux AMI\b/.test(p)) return 'Amazon Linux:1';
+    v = /^Amazon Linux (?:release )?(\d[\d.]*)/.exec(p)?.[1];
+  }
+  const m = v ? /^(\d+)(?:\.(\d+))?/.exec(v) : undefined;
+  if (!m) return undefined;
+  const major = Number(m[1]);
+  if (major === 1 || (major >= 2011 && major <= 2018 && m[2] !== undefined && Number(m[2]) <= 12)) return 'Amazon Linux:1';
+  if (major === 2) return 'Amazon Linux:2';
+  if (major >= 2022) return `Amazon Linux:${major}`;
+  return undefined;
 }
 
 /** A purl `distro` qualifier ("debian-12", "alpine-3.19.1", "opensuse-leap-15.5", "debian-trixie") as a Distro. */

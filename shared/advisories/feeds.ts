@@ -69,6 +69,11 @@ function safeSegment(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/** What `feeds sync` recorded beside a downloaded feed (`<path>.meta.json`), if it did. */
+export async function readFeedMeta(path: string): Promise<FeedMeta | undefined> {
+  return readMeta(path);
+}
+
 async function readMeta(path: string): Promise<FeedMeta | undefined> {
   try {
     const meta = JSON.parse(await readFile(`${path}.meta.json`, 'utf8')) as FeedMeta;

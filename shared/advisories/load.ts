@@ -2,20 +2,26 @@
  * Loads advisory sources the user names (`--advisories <dir|zip|file>`, or the feeds already
  * synced) into the embedded store. What each file is, is told by its content, not its name:
  * an OSV record, an OSV all.zip, the Debian tracker's JSON export, the tracker's list entries
- * as vuln-list writes them, an Alpine secdb (JSON or YAML). A file nothing recognises is an
+ * as vuln-list writes them, an Alpine secdb (JSON or YAML), Amazon Linux updateinfo XML (gzip or
+ * plain, streamed) and vuln-list's ALAS JSON, and for severity only NVD's CVE API
+ * 2.0 JSON and CVE List V5 records (into a CvssStore). A file nothing recognises is an
  * issue; the others still load.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
 import { parse as parseYaml } from 'yaml';
 import { DrydockError } from '../errors.js';
 import { readAlpineSecdb } from './alpine-secdb.js';
+import { isAlasVulnListJson, readAlasUpdateinfo, readAlasVulnListJson } from './alas.js';
 import { readDebianTrackerJson, readDebianVulnList } from './debian-tracker.js';
 import { osvRecordsFromZip, parseOsvRecord } from './osv.js';
-import type { AdvisoryIssue, AdvisoryReadResult } from './types.js';
+import { isNvdJson, readNvdJson } from './nvd.js';
+import { isCve5Record, readCve5Record } from './cve5.js';
+import { attachCvssStore, CvssStore } from './cvss-store.js';
+import type { Advisory, AdvisoryIssue, AdvisoryReadResult } from './types.js';
 
-export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb';
+export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json';
 
 export interface LoadedSource {
   path: string;
@@ -24,22 +30,33 @@ export interface LoadedSource {
   advisories: number;
   /** advisories the store kept (they affect a package key the caller asked for) */
   kept: number;
+  /** severity-only sources (NVD API 2.0, CVE 5): CVE score records read (they name no package, so `advisories` is 0 and they cover no ecosystem) */
+  scores?: number;
+  /** every ecosystem key ("Debian:12", "npm") any record of this source names, before the store's filter */
+  ecosystems: string[];
+  /** the feed's own timestamp: the newest record date (OSV `modified`, else `published`), ISO; undefined when the records carry none */
+  producedAt?: string;
 }
 
 export interface LoadSummary {
   sources: LoadedSource[];
   issues: AdvisoryIssue[];
   counts: Record<string, number>;
+  /** per-CVE CVSS ratings read from NVD / CVE 5 files (also attached to the advisory store for the matcher) */
+  cvss: CvssStore;
 }
 
 export interface LoadOptions {
   /** records read so far, for a progress line */
   progress?: (records: number) => void;
+  /** where NVD / CVE 5 ratings go (default: a new CvssStore, returned in the summary) */
+  cvss?: CvssStore;
 }
 
 /** Load every path into `store`. A path that does not exist is an error; a bad record is an issue. */
 export async function loadAdvisories(paths: readonly string[], store: MemoryAdvisoryStore, opts: LoadOptions = {}): Promise<LoadSummary> {
-  const summary: LoadSummary = { sources: [], issues: [], counts: {} };
+  const summary: LoadSummary = { sources: [], issues: [], counts: {}, cvss: opts.cvss ?? new CvssStore() };
+  attachCvssStore(store, summary.cvss);
   let records = 0;
   const tick = (n: number) => {
     records += n;
@@ -47,8 +64,15 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
   };
   const take = (path: string, kind: SourceKind, r: AdvisoryReadResult) => {
     let kept = 0;
-    for (const a of r.advisories) if (store.add(a)) kept++;
-    summary.sources.push({ path, kind, advisories: r.advisories.length, kept });
+    const src: LoadedSource = { path, kind, advisories: r.advisories.length, kept: 0, ecosystems: [] };
+    const ecos = new Set<string>();
+    for (const a of r.advisories) {
+      if (store.add(a)) kept++;
+      describeSource(src, ecos, a);
+    }
+    src.kept = kept;
+    src.ecosystems = [...ecos].sort();
+    summary.sources.push(src);
     summary.issues.push(...r.issues);
     for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
     tick(r.advisories.length);
@@ -56,17 +80,30 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
 
   const loadFile = async (path: string): Promise<void> => {
     if (/\.zip$/i.test(path)) {
-      const src: LoadedSource = { path, kind: 'osv-zip', advisories: 0, kept: 0 };
+      const src: LoadedSource = { path, kind: 'osv-zip', advisories: 0, kept: 0, ecosystems: [] };
+      const ecos = new Set<string>();
       for await (const r of osvRecordsFromZip(path)) {
         summary.issues.push(...r.issues);
         for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
         if (!r.advisory) continue;
         src.advisories++;
+        describeSource(src, ecos, r.advisory);
         if (store.add(r.advisory)) src.kept++;
         if (src.advisories % 1000 === 0) tick(1000);
       }
+      src.ecosystems = [...ecos].sort();
       summary.sources.push(src);
       return;
+    }
+    if (await isXmlOrGzip(path)) {
+      // Amazon Linux updateinfo (gzip or plain XML), streamed
+      try {
+        return take(path, 'alas-updateinfo', await readAlasUpdateinfo(path));
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        summary.issues.push({ where: path, message: e.message });
+        return;
+      }
     }
     const buf = await readFile(path);
     const yaml = /\.ya?ml$/i.test(path);
@@ -79,13 +116,25 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       return;
     }
     const kind = sniff(json);
+    if (kind === 'nvd-api2' || kind === 'cve5') {
+      // Severity only: per-CVE CVSS ratings into the CvssStore (the newest revision of a record wins).
+      const r = kind === 'cve5' ? readCve5Record(json, path) : readNvdJson(json, path);
+      let kept = 0;
+      for (const rec of r.records) if (summary.cvss.add(rec)) kept++;
+      if (summary.cvss.full) summary.issues.push({ where: path, message: 'CVSS store full (limit MAX_CVSS_CVES CVEs): further CVE score records are not kept' });
+      summary.sources.push({ path, kind, advisories: 0, kept, scores: r.records.length, ecosystems: [] });
+      summary.issues.push(...r.issues);
+      for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+      return;
+    }
     if (kind === 'osv') {
       const r = parseOsvRecord(json, path);
       return take(path, 'osv', { advisories: r.advisory ? [r.advisory] : [], issues: r.issues, counts: r.counts });
     }
     if (kind === 'alpine-secdb') return take(path, kind, await readAlpineSecdb(buf, { where: path }));
+    if (kind === 'alas-json') return take(path, kind, readAlasVulnListJson(json, { where: path }));
     if (kind === 'debian-tracker-json') return take(path, kind, await readDebianTrackerJson(buf));
-    summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb)' });
+    summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb, NVD API 2.0 JSON, CVE 5 record)' });
   };
 
   const loadDir = async (dir: string): Promise<void> => {
@@ -97,7 +146,7 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       if (vulnList && /^(CVE|DSA|DLA)$/.test(e.name)) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) await loadDir(p);
-      else if (e.isFile() && /\.(json|zip|ya?ml)$/i.test(e.name)) await loadFile(p);
+      else if (e.isFile() && /\.(json|zip|ya?ml|xml|xml\.gz)$/i.test(e.name)) await loadFile(p);
     }
   };
 
@@ -114,10 +163,20 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
   return summary;
 }
 
+/** Coverage and freshness: the ecosystems a record names, and the newest record date. */
+function describeSource(src: LoadedSource, ecos: Set<string>, a: Advisory): void {
+  for (const e of a.affected) ecos.add(e.ecosystem);
+  const at = a.modified ?? a.published;
+  if (at && !Number.isNaN(Date.parse(at)) && (!src.producedAt || Date.parse(at) > Date.parse(src.producedAt))) src.producedAt = new Date(Date.parse(at)).toISOString();
+}
+
 /** What a parsed JSON document is, by its shape. */
 export function sniff(json: unknown): SourceKind | 'debian-vuln-list-entry' | undefined {
   if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
+  if (isAlasVulnListJson(o)) return 'alas-json';
+  if (isCve5Record(o)) return 'cve5';
+  if (isNvdJson(o)) return 'nvd-api2'; // before OSV: a bare NVD cve object has `id` and `affected` too
   if (typeof o.id === 'string' && (Array.isArray(o.affected) || typeof o.modified === 'string')) return 'osv';
   if ('secfixes' in o || (Array.isArray(o.packages) && ('distroversion' in o || 'reponame' in o))) return 'alpine-secdb';
   if ('Header' in o && 'Annotations' in o) return 'debian-vuln-list-entry';
@@ -159,4 +218,18 @@ export async function syncedFeeds(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
+}
+
+/** Whether a file starts like XML or gzip (Amazon Linux updateinfo), by its first bytes. */
+async function isXmlOrGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(head, 0, 64, 0);
+    const b = head.subarray(0, bytesRead);
+    if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
+    return /^(\uFEFF)?\s*<(\?xml|updates\b)/.test(b.toString('utf8'));
+  } finally {
+    await fh.close();
+  }
 }

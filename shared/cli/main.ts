@@ -1,13 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DirLayerCache } from '../adapters/local/dir-layer-cache.js';
 import { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
 import { debianTrackerFeed, DEFAULT_OSV_ECOSYSTEMS, osvFeed, syncFeed } from '../advisories/feeds.js';
-import { loadAdvisories, syncedFeeds } from '../advisories/load.js';
-import { SEVERITIES, type Severity } from '../advisories/types.js';
-import { lookupsFor, matchInventory, severityRank, type MatchResult } from '../match/index.js';
+import { loadAdvisories, syncedFeeds, type LoadedSource } from '../advisories/load.js';
+import type { Severity } from '../advisories/types.js';
+import { coverageOf, imageEcosystems, lookupsFor, matchInventory, severityRank, type Coverage, type MatchResult } from '../match/index.js';
 import { policyContext } from '../policy/context.js';
 import { policyCollector } from '../policy/collector.js';
 import { bundleDigest, evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.js';
@@ -22,10 +22,18 @@ import { renderJson } from '../report/json.js';
 import { renderPolicy, renderTable } from '../report/table.js';
 import { scanImage, type ImageInventory } from '../scan.js';
 import { TOOL } from '../version.js';
+import { applyBundleAllowlists, bundleGatesVulnerabilities, DEFAULT_MAX_ADVISORY_AGE, formatAge, freshnessOf, groupByPath, parseAge, parseSeverity, parseSeverityList, scanNow, type SourceFreshness } from './gate.js';
 import { TerminalProgress } from './progress.js';
 
-/** Exit codes. 1 (policy fail) and 2 (policy warn) are reserved for the policy engine. */
-export const EXIT = { ok: 0, fail: 1, warn: 2, scanError: 3, usage: 64 } as const;
+/**
+ * Exit codes. 1 (policy fail) and 2 (policy warn) are reserved for the policy engine; 4: a gate
+ * (--fail-on, a --policy bundle with vulnerabilities rules) ran over advisory data that does not
+ * cover an ecosystem of the image, or is older than --max-advisory-age: it cannot pass.
+ */
+export const EXIT = { ok: 0, fail: 1, warn: 2, scanError: 3, dataMissing: 4, usage: 64 } as const;
+
+/** Advisory source kinds that hold advisories; a source of another kind (severity data) counts as content too. */
+const ADVISORY_KINDS = new Set(['osv-zip', 'osv', 'debian-tracker-json', 'debian-vuln-list', 'alpine-secdb', 'alas-updateinfo', 'alas-json']);
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;
@@ -61,9 +69,16 @@ Vulnerabilities:
       --advisories <path>     match against these advisories (repeatable): a directory of OSV JSON,
                               an OSV all.zip, the Debian tracker JSON export, Alpine secdb files.
                               Default: the feeds \`drydock feeds sync\` downloaded, if any.
-      --fail-on <severity>    exit 1 when a finding is at least this severe
-                              (critical, high, medium, low, negligible)
+      --fail-on <severity>    exit 1 when a finding is at least this severe (critical, high, medium,
+                              low, negligible, unknown; any capitalisation). Findings a --policy
+                              bundle's allowlist names are shown as suppressed and do not count.
+      --severity <list>       show only findings of these severities (e.g. low,high); output only,
+                              gates still see every finding
       --ignore-unfixed        leave out findings that have no fixed version yet
+      --max-advisory-age <age>  a gate over advisory data older than this fails (exit 4): 5d (default,
+                              or $DRYDOCK_MAX_ADVISORY_AGE), 36h, 0 = no limit
+      --allow-missing-advisories  let gates run over advisory data that misses an ecosystem of the
+                              image or is too old (warned about, not exit 4)
 
 Policy (Anchore Engine bundles, version 1_0 and 2):
       --policy <bundle.json|default>   evaluate the bundle (default: the one Drydock ships);
@@ -90,8 +105,12 @@ Credentials: DRYDOCK_REGISTRY_USERNAME and DRYDOCK_REGISTRY_PASSWORD for the reg
 DRYDOCK_REGISTRY_HOST (never sent to any other), else ~/.docker/config.json;
 ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 
+usage: drydock feeds status [--cache-dir <dir>] [--advisories <path>]...
+  Lists advisory sources: kind, ecosystems, advisories, when produced and synced, age.
+
 Exit codes: 0 success / policy pass, 1 policy fail or a finding at or above --fail-on,
-2 policy warn, 3 scan error, 64 usage error.`;
+2 policy warn, 3 scan error, 4 advisory data missing or stale under a gate,
+64 usage error (also: an --advisories path that holds no advisory).`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
@@ -131,6 +150,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         limit: { type: 'string', multiple: true },
         advisories: { type: 'string', multiple: true },
         'fail-on': { type: 'string' },
+        severity: { type: 'string', multiple: true },
+        'max-advisory-age': { type: 'string' },
+        'allow-missing-advisories': { type: 'boolean', default: false },
         'ignore-unfixed': { type: 'boolean', default: false },
         policy: { type: 'string' },
         'warn-exit-zero': { type: 'boolean', default: false },
@@ -151,8 +173,19 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const image = args.positionals[0]!;
   if (!['table', 'json', 'cyclonedx', 'spdx', 'html'].includes(o.output)) return usage(io, `unknown output "${o.output}" (table, json, cyclonedx, spdx, html)`);
   if (o.platform && o['all-platforms']) return usage(io, '--platform and --all-platforms exclude each other');
-  const failOn = o['fail-on'] as Severity | undefined;
-  if (failOn !== undefined && (!SEVERITIES.includes(failOn) || failOn === 'unknown')) return usage(io, `unknown severity "${failOn}" for --fail-on (critical, high, medium, low, negligible)`);
+  let failOn: Severity | undefined;
+  let shownSeverities: Set<Severity> | undefined;
+  let maxAgeMs: number;
+  let now: Date;
+  try {
+    failOn = o['fail-on'] === undefined ? undefined : parseSeverity('--fail-on', o['fail-on']);
+    shownSeverities = o.severity ? parseSeverityList('--severity', o.severity) : undefined;
+    maxAgeMs = parseAge('--max-advisory-age', o['max-advisory-age'] ?? io.env.DRYDOCK_MAX_ADVISORY_AGE ?? DEFAULT_MAX_ADVISORY_AGE);
+    now = scanNow(io.env);
+  } catch (e) {
+    return usage(io, (e as Error).message);
+  }
+  const allowMissing = o['allow-missing-advisories'] || io.env.DRYDOCK_ALLOW_MISSING_ADVISORIES === '1';
 
   let progress: TerminalProgress | undefined;
   try {
@@ -193,18 +226,40 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     const advisoryPaths = o.advisories ?? (await syncedFeeds(join(cacheDir, 'feeds')));
     let matches: Array<MatchResult | undefined> = [];
+    let sources: LoadedSource[] = [];
     if (advisoryPaths.length === 0) {
-      if (failOn) throw new DrydockError('CONFIG', '--fail-on needs advisories: run `drydock feeds sync` or pass --advisories <dir|zip>');
-      if (!o.quiet) io.stderr.write(`note: no advisories (run \`drydock feeds sync\`, or pass --advisories <dir|zip>): ${bundle ? 'vulnerability gates see no data' : 'packages only'}\n`);
+      if (!o.quiet) io.stderr.write(`note: no advisories (run \`drydock feeds sync\`, or pass --advisories <dir|zip>): ${bundle || failOn ? 'vulnerability gates see no data' : 'packages only'}\n`);
     } else {
-      matches = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'] });
+      ({ matches, sources } = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'] }));
     }
+    // Coverage: every ecosystem of the image must be covered by some loaded source.
+    const sourceEcosystems = new Set(sources.flatMap((s) => s.ecosystems));
+    const coverages: Coverage[] = results.map((r) => coverageOf(imageEcosystems(r), sourceEcosystems));
+    for (const [i, m] of matches.entries()) if (m) m.coverage = coverages[i];
+    const freshness = await freshnessOf(groupByPath(advisoryPaths, sources), now);
     const advisoriesUpdatedAt = advisoryPaths.length > 0 ? await oldestUpdate(advisoryPaths) : undefined;
-    const verdicts: PolicyResult[] = bundle
-      ? results.map((r, i) => evaluatePolicy(bundle, policyContext(r, { ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) })))
-      : [];
+    const contexts = results.map((r, i) => policyContext(r, { now, ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) }));
+    // The bundle's allowlists apply to --fail-on too: the findings are marked suppressed, never dropped.
+    if (bundle) for (const [i, m] of matches.entries()) if (m) applyBundleAllowlists(bundle, contexts[i]!, m.findings);
+    const verdicts: PolicyResult[] = bundle ? contexts.map((ctx) => evaluatePolicy(bundle, ctx)) : [];
+    const gated = failOn !== undefined || (bundle !== undefined && bundleGatesVulnerabilities(bundle));
+    const uncovered = [...new Set(coverages.flatMap((c) => c.uncovered))].sort();
+    const stale = maxAgeMs > 0 ? freshness.filter((f) => f.ageMs !== undefined && f.ageMs > maxAgeMs) : [];
+    const maxAgeText = o['max-advisory-age'] ?? io.env.DRYDOCK_MAX_ADVISORY_AGE ?? DEFAULT_MAX_ADVISORY_AGE;
+    const problems = [
+      ...(uncovered.length > 0 ? [`advisory data missing for ${uncovered.join(', ')}: no loaded source covers ${uncovered.length === 1 ? 'it' : 'them'}`] : []),
+      ...stale.map((f) => `advisory data stale: ${f.path} (${f.kind}) is ${formatAge(f.ageMs!)} old (${f.producedAt ? `produced ${f.producedAt}` : `synced ${f.syncedAt}`}), older than --max-advisory-age ${maxAgeText}`),
+    ];
+    // Output filter only: gates below still see every finding.
+    const shown = shownSeverities ? matches.map((m) => m && { ...m, findings: m.findings.filter((f) => shownSeverities.has(f.severity)) }) : matches;
     if (o.output === 'json')
-      io.stdout.write(renderJson(results.map((r, i) => ({ ...r, ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(verdicts[i] ? { policy: verdicts[i] } : {}) })), TOOL));
+      io.stdout.write(
+        renderJson(
+          results.map((r, i) => ({ ...r, coverage: coverages[i]!, ...(shown[i] ? { vulnerabilities: shown[i] } : {}), ...(verdicts[i] ? { policy: verdicts[i] } : {}) })),
+          TOOL,
+          { advisorySources: freshness.map(jsonFreshness), ...(problems.length > 0 ? { advisoryProblems: problems } : {}) },
+        ),
+      );
     else if (o.output === 'cyclonedx' || o.output === 'spdx') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an SBOM describes one image: pick one platform with --platform instead of --all-platforms');
       // Loaded on demand: the SBOM libraries cost every other run their start-up time.
@@ -213,20 +268,35 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     } else if (o.output === 'html') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an HTML report describes one image: pick one platform with --platform instead of --all-platforms');
       const { renderHtmlReport } = await import('../report/html.js');
-      io.stdout.write(renderHtmlReport({ inventory: results[0]!, ...(matches[0] ? { match: matches[0] } : {}), ...(verdicts[0] ? { policy: verdicts[0] } : {}), tool: TOOL }));
+      io.stdout.write(
+        renderHtmlReport({ inventory: results[0]!, coverage: coverages[0]!, ...(shown[0] ? { match: shown[0] } : {}), ...(verdicts[0] ? { policy: verdicts[0] } : {}), ...(problems.length > 0 ? { problems } : {}), tool: TOOL }),
+      );
     } else {
-      io.stdout.write(renderTable(results, matches));
+      io.stdout.write(renderTable(results, shown, { coverages }));
       for (const v of verdicts) io.stdout.write(renderPolicy(v));
+    }
+    // Fail closed: a gate over data that misses an ecosystem, or is too old, cannot pass.
+    if (problems.length > 0) {
+      if (gated && !allowMissing) {
+        for (const p of problems) io.stderr.write(`drydock: ${p}\n`);
+        io.stderr.write(`drydock: the gate cannot pass on this data (exit ${EXIT.dataMissing}); sync or pass the missing advisories, or accept the gap with --allow-missing-advisories${stale.length > 0 ? ' (or --max-advisory-age 0 for age alone)' : ''}\n`);
+        return EXIT.dataMissing;
+      }
+      // (with no advisories at all and no gate, the note above said it already)
+      if ((!o.quiet || gated) && (advisoryPaths.length > 0 || gated)) for (const p of problems) io.stderr.write(`warning: ${p}${allowMissing ? ' (accepted: --allow-missing-advisories)' : ''}\n`);
     }
     const verdictCode = verdicts.some((v) => v.verdict === 'fail') ? EXIT.fail : verdicts.some((v) => v.verdict === 'warn') && !o['warn-exit-zero'] ? EXIT.warn : EXIT.ok;
     if (verdictCode === EXIT.fail) return EXIT.fail;
     if (failOn) {
       const bar = severityRank(failOn);
-      const worst = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
+      const hits = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
+      const worst = hits.filter((f) => !f.suppressed);
+      const suppressed = hits.length - worst.length;
       if (worst.length > 0) {
-        io.stderr.write(`drydock: ${worst.length} finding(s) at or above ${failOn} (--fail-on ${failOn})\n`);
+        io.stderr.write(`drydock: ${worst.length} finding(s) at or above ${failOn} (--fail-on ${failOn})${suppressed > 0 ? `; ${suppressed} more suppressed by the policy allowlist` : ''}\n`);
         return EXIT.fail;
       }
+      if (suppressed > 0 && !o.quiet) io.stderr.write(`note: ${suppressed} finding(s) at or above ${failOn} suppressed by the policy allowlist (--fail-on ${failOn} passes)\n`);
     }
     return verdictCode;
   } catch (e) {
@@ -251,13 +321,21 @@ async function matchAll(
   paths: string[],
   io: CliIO,
   opts: { quiet: boolean; ignoreUnfixed: boolean },
-): Promise<MatchResult[]> {
+): Promise<{ matches: MatchResult[]; sources: LoadedSource[] }> {
   const keys = new Set<string>();
   for (const r of results) for (const p of r.packages) for (const l of lookupsFor(p, r.distro).lookups) keys.add(packageKeyString(l.key));
   const store = new MemoryAdvisoryStore((k) => keys.has(packageKeyString(k)));
   const tty = !opts.quiet && io.stderr.isTTY;
   const summary = await loadAdvisories(paths, store, { progress: tty ? (n) => io.stderr.write(`\rloading advisories: ${n} records`) : undefined });
   if (tty) io.stderr.write('\r\x1b[K');
+  // A path that holds no advisory (README.md, an empty directory, a JSON of another kind) is
+  // the user naming the wrong thing, not data that says "no vulnerabilities": a usage error.
+  for (const p of paths) {
+    const under = summary.sources.filter((s) => s.path === p || s.path.startsWith(p.endsWith(sep) ? p : `${p}${sep}`));
+    if (under.some((s) => s.advisories > 0 || !ADVISORY_KINDS.has(s.kind))) continue;
+    const why = summary.issues.find((i) => i.where === p || i.where.startsWith(`${p}${sep}`));
+    throw new DrydockError('CONFIG', `advisories: ${p} holds no advisory Drydock reads (OSV records or all.zip, Debian tracker JSON or list entries, Alpine secdb, Amazon Linux updateinfo or ALAS JSON)${why ? `: ${why.where}: ${why.message}` : under.length > 0 ? ': no records' : ': no advisory files'}`);
+  }
   if (summary.issues.length > 0) {
     io.stderr.write(`warning: ${summary.issues.length} advisory record(s) could not be read, e.g. ${summary.issues[0]!.where}: ${summary.issues[0]!.message}\n`);
   }
@@ -269,10 +347,52 @@ async function matchAll(
     for (const i of m.issues) io.stderr.write(`warning: ${i.message}\n`);
     out.push(m);
   }
-  return out;
+  return { matches: out, sources: summary.sources };
 }
 
-const FEEDS_USAGE = 'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>] [--stack]';
+function jsonFreshness(f: SourceFreshness) {
+  return { ...f, ...(f.ageMs !== undefined ? { ageDays: Math.floor(f.ageMs / 86_400_000) } : {}) };
+}
+
+const FEEDS_USAGE =
+  'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>] [--stack]\n       drydock feeds status [--cache-dir <dir>] [--advisories <path>]...';
+
+/**
+ * `drydock feeds status`: every source (the synced feeds, or the --advisories paths) with its
+ * kind, the ecosystems it covers, its advisory count, when it was produced and synced, and its
+ * age against --max-advisory-age ($DRYDOCK_MAX_ADVISORY_AGE, default 5d). Reads every record
+ * (nothing is kept in memory beyond the counts).
+ */
+async function feedsStatus(cacheDirFlag: string | undefined, advisories: string[] | undefined, io: CliIO): Promise<number> {
+  try {
+    const now = scanNow(io.env);
+    const maxAgeMs = parseAge('DRYDOCK_MAX_ADVISORY_AGE', io.env.DRYDOCK_MAX_ADVISORY_AGE ?? DEFAULT_MAX_ADVISORY_AGE);
+    const paths = advisories ?? (await syncedFeeds(join(cacheDirOf(cacheDirFlag, io.env), 'feeds')));
+    if (paths.length === 0) {
+      io.stdout.write('no advisory sources: run `drydock feeds sync`, or name them with --advisories <path>\n');
+      return EXIT.ok;
+    }
+    const summary = await loadAdvisories(paths, new MemoryAdvisoryStore(() => false));
+    const fresh = await freshnessOf(groupByPath(paths, summary.sources), now);
+    const day = (iso: string | undefined) => (iso ? iso.slice(0, 16).replace('T', ' ') : '-');
+    const rows = fresh.map((f) => [
+      f.path,
+      f.kind,
+      f.ecosystems.length > 4 ? `${f.ecosystems.slice(0, 4).join(' ')} +${f.ecosystems.length - 4}` : f.ecosystems.join(' ') || '-',
+      String(f.advisories),
+      day(f.producedAt),
+      day(f.syncedAt),
+      f.ageMs === undefined ? '-' : `${formatAge(f.ageMs)}${maxAgeMs > 0 && f.ageMs > maxAgeMs ? ' STALE' : ''}`,
+    ]);
+    const all = [['SOURCE', 'KIND', 'ECOSYSTEMS', 'ADVISORIES', 'PRODUCED', 'SYNCED', 'AGE'], ...rows];
+    const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+    for (const r of all) io.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    io.stderr.write(`drydock: ${isDrydockError(e) ? `${e.code}: ${e.message}` : (e as Error).message}\n`);
+    return isDrydockError(e) && e.code === 'CONFIG' ? EXIT.usage : EXIT.scanError;
+  }
+}
 
 async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
   let args;
@@ -286,6 +406,7 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
         'osv-url': { type: 'string' },
         'debian-tracker-url': { type: 'string' },
         'cache-dir': { type: 'string' },
+        advisories: { type: 'string', multiple: true },
         stack: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
       },
@@ -294,11 +415,12 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`drydock: ${(e as Error).message}\n${FEEDS_USAGE}\n`);
     return EXIT.usage;
   }
-  if (args.positionals.length !== 1 || args.positionals[0] !== 'sync') {
-    io.stderr.write(`drydock: feeds takes one subcommand: sync\n${FEEDS_USAGE}\n`);
+  if (args.positionals.length !== 1 || !['sync', 'status'].includes(args.positionals[0]!)) {
+    io.stderr.write(`drydock: feeds takes one subcommand: sync or status\n${FEEDS_USAGE}\n`);
     return EXIT.usage;
   }
   const o = args.values;
+  if (args.positionals[0] === 'status') return feedsStatus(o['cache-dir'], o.advisories, io);
   if (o.stack) {
     // the deployed stack's feed-sync, run from here: advisories table, feed state in the bucket, events on the bus
     const { feedsSyncStack } = await import('./stack.js');

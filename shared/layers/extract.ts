@@ -156,7 +156,7 @@ export function limitsFromEnv(env: Record<string, string | undefined>): Partial<
 
 /** The error for a limit: LIMIT_EXCEEDED, naming the limit and its value. */
 export function limitError(name: keyof LayerLimits, what: string, limit: number, context?: ErrorContext): DrydockError {
-  return new DrydockError('LIMIT_EXCEEDED', `${what} (limit ${name} = ${limit})`, { context });
+  return new DrydockError('LIMIT_EXCEEDED', `${what} (limit ${name} = ${limit}; to raise it: --limit ${name}=<value> or ${limitEnvName(name)})`, { context });
 }
 
 /**

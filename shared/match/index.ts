@@ -10,6 +10,10 @@ import { advisoryNameFor, ecosystemForPackage, ecosystemInfo } from '../advisori
 import { SEVERITIES, type Advisory, type AdvisorySource, type AffectedInterval, type AffectedPackage, type CvssScore, type FixState, type Severity } from '../advisories/types.js';
 import type { Distro, Package } from '../catalog/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
+import type { Coverage } from './coverage.js';
+import { applySeverityFallback } from './severity.js';
+import { cvssStoreOf, type CvssLookup } from '../advisories/cvss-store.js';
+import { alasEntryApplies, annotateAlasFindings, isAlasEcosystem } from './alas.js';
 import { comparatorFor, InvalidVersionError, rangeContains, type Comparator } from '../versions/index.js';
 
 /** Why one advisory entry matched one package: enough to check the finding by hand. */
@@ -37,6 +41,8 @@ export interface Finding {
   /** the vulnerabilities a notice that fixes several at once names (DSA-5611-1: three CVEs) */
   related?: string[];
   severity: Severity;
+  /** whose severity `severity` shows: "debian", "osv:GHSA", "cna:openssl", "nvd", "cisa-adp", "none" (see severity.ts) */
+  severitySource?: string;
   /** the highest CVSS score any merged advisory carries */
   cvss?: CvssScore;
   fixState: FindingFixState;
@@ -49,6 +55,13 @@ export interface Finding {
   /** earliest publication date any merged advisory gives (ISO) — BOD 19-02's clock */
   published?: string;
   evidence: Evidence[];
+  /** what to do about it, when the source says more than "upgrade to fixedIn" (ALAS: see match/alas.ts) */
+  remediation?: string;
+  /**
+   * Set when an allowlist (the --policy bundle's, applied to --fail-on too) suppresses the
+   * finding: it stays in every output, marked, and no longer counts toward a gate.
+   */
+  suppressed?: { by: string; reason: string };
 }
 
 export interface MatchIssue {
@@ -75,18 +88,25 @@ export interface MatchResult {
     invalidVersions: number;
   };
   issues: MatchIssue[];
+  /** the image's ecosystems split by whether the loaded advisory data covers them (set by the caller that knows the sources) */
+  coverage?: Coverage;
 }
 
 export interface MatchOptions {
   /** judge language packages owned by an OS package through their own ecosystem too (default false: see README) */
   matchOwnedPackages?: boolean;
+  /** per-CVE CVSS ratings for findings whose sources give no severity (default: the one the loader attached to the store) */
+  cvss?: CvssLookup;
 }
 
 /** Source ranks: a distro's own tracker knows its backports best. */
 function sourceRank(e: Evidence): number {
-  if (e.source === 'debian-tracker' || e.source === 'alpine-secdb') return 3;
+  if (e.source === 'debian-tracker' || e.source === 'alpine-secdb' || e.source === 'alas') return 3;
   return 2;
 }
+
+export type { Coverage } from './coverage.js';
+export { coverageOf, imageEcosystems } from './coverage.js';
 
 export function severityRank(s: Severity): number {
   return SEVERITIES.length - SEVERITIES.indexOf(s);
@@ -120,7 +140,8 @@ export function lookupsFor(pkg: Package, distro: Distro | undefined): { lookups:
       break;
     case 'rpm':
       // Red Hat family feeds name source packages in some ecosystems and binary ones in others.
-      add(pkg.sourceName ?? pkg.name, pkg.version);
+      // ALAS names binary packages only (match/alas.ts).
+      if (!isAlasEcosystem(ecosystem)) add(pkg.sourceName ?? pkg.name, pkg.version);
       add(pkg.name, pkg.version);
       break;
     case 'golang':
@@ -158,6 +179,7 @@ export async function matchInventory(
     return p;
   };
   const badAdvisoryVersions = new Set<string>();
+  const issuedById = new Map<string, string | undefined>();
 
   for (const pkg of inventory.packages) {
     if (pkg.ownedBy && !opts.matchOwnedPackages && !['deb', 'apk', 'rpm'].includes(pkg.type)) {
@@ -185,6 +207,7 @@ export async function matchInventory(
         }
         for (const entry of advisory.affected) {
           if (entry.ecosystem !== lookup.key.ecosystem || entry.name !== lookup.key.name) continue;
+          if (!alasEntryApplies(entry, lookup.version)) continue;
           result.counts.advisoryEntriesChecked++;
           if (entry.fixState === 'not-affected') {
             result.counts.notAffected++;
@@ -193,6 +216,7 @@ export async function matchInventory(
           try {
             const ev = judge(advisory, entry, lookup);
             if (ev) evidence.push({ advisory, ev });
+            if (ev) issuedById.set(advisory.id, advisory.published);
           } catch (e) {
             if (!(e instanceof InvalidVersionError)) throw e;
             const id = `${advisory.source}:${advisory.id}:${e.version}`;
@@ -207,6 +231,8 @@ export async function matchInventory(
     }
     result.findings.push(...mergeAliases(pkg, evidence));
   }
+  annotateAlasFindings(result.findings, inventory.distro, (id) => issuedById.get(id));
+  applySeverityFallback(result.findings, opts.cvss ?? cvssStoreOf(store));
   result.findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.package.name.localeCompare(b.package.name) || a.id.localeCompare(b.id));
   result.counts.findings = result.findings.length;
   return result;
@@ -302,7 +328,7 @@ function mergeAliases(pkg: Package, evidence: Array<{ advisory: Advisory; ev: Ev
     const id = sorted.find((x) => x.startsWith('CVE-')) ?? group[0]!.advisory.id;
     const best = group[0]!.ev;
     const summary = group.find((g) => g.advisory.summary)?.advisory.summary;
-    const severity = group.map((g) => g.ev.severity).find((s) => s !== 'unknown') ?? 'unknown';
+    const severity = findingSeverity(group.map((g) => g.ev));
     let cvss: CvssScore | undefined;
     for (const { advisory } of group) for (const s of advisory.cvss) if (!cvss || s.score > cvss.score) cvss = s;
     out.push({
@@ -321,6 +347,14 @@ function mergeAliases(pkg: Package, evidence: Array<{ advisory: Advisory; ev: Ev
     });
   }
   return out;
+}
+
+/**
+ * A finding's severity from its evidence, most specific source first: the first one that is
+ * not "unknown". The one place the matcher decides severity (a CVSS fallback hooks in here).
+ */
+export function findingSeverity(evidence: readonly Evidence[]): Severity {
+  return evidence.map((e) => e.severity).find((s) => s !== 'unknown') ?? 'unknown';
 }
 
 function published(group: Array<{ advisory: Advisory }>): string | undefined {

@@ -5,6 +5,7 @@
  */
 import { DrydockError } from '../errors.js';
 import { parsePlatform } from '../image/platform.js';
+import { DEFAULT_MAX_ADVISORY_AGE, parseAge } from '../match/coverage.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitEnvName, limitsFromEnv, type LayerLimits } from '../layers/extract.js';
 import type { Platform } from '../image/types.js';
 
@@ -35,6 +36,12 @@ export interface PipelineConfig {
   concurrency: number;
   /** the scan's budget, over the defaults of shared/layers/extract.ts (DRYDOCK_LIMIT_<NAME>) */
   limits: Partial<LayerLimits>;
+  /**
+   * The evaluator's gate on its advisory data: a verdict over an ecosystem no synced feed covers,
+   * or over a feed older than maxAge, fails closed unless allowMissing (DRYDOCK_ALLOW_MISSING_ADVISORIES=1,
+   * DRYDOCK_MAX_ADVISORY_AGE: 5d by default, 0 = no age limit).
+   */
+  advisoryGate: { allowMissing: boolean; maxAgeMs: number; maxAgeText: string };
   /** results rows expire (DynamoDB TTL `expiresAt`) this many days after their evaluation; 0: kept forever */
   resultRetentionDays: number;
 }
@@ -51,6 +58,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   concurrency: 3,
   resultRetentionDays: 180,
   limits: {},
+  advisoryGate: { allowMissing: false, maxAgeMs: parseAge('DRYDOCK_MAX_ADVISORY_AGE', DEFAULT_MAX_ADVISORY_AGE), maxAgeText: DEFAULT_MAX_ADVISORY_AGE },
 };
 
 /** The AWS resources the handlers reach (names, URLs, ARNs). */
@@ -114,6 +122,8 @@ export const ENVIRONMENT = {
   DRYDOCK_POLICY_KEY: 'S3 key of the policy bundle (default: the bundle shipped with Drydock)',
   DRYDOCK_DEADLINE_MARGIN_SECONDS: 'stop this long before the Lambda deadline (default 20)',
   DRYDOCK_CONCURRENCY: 'layers read at once (default 3)',
+  DRYDOCK_ALLOW_MISSING_ADVISORIES: '1: a verdict over missing or stale advisory data stands (with the problems in the result) instead of failing closed',
+  DRYDOCK_MAX_ADVISORY_AGE: 'oldest synced feed a verdict may rest on (default 5d; 36h, 0 = no limit)',
   // the scan's budget, one variable per limit: a positive integer, K/M/G/T suffixes allowed
   ...Object.fromEntries(LIMIT_NAMES.map((n) => [limitEnvName(n), `scan budget: ${n} (default ${DEFAULT_LIMITS[n]}, shared/layers/extract.ts)`])),
   DRYDOCK_RECONCILE_MAX_JOBS: 'scan jobs the reconciliation sends per run at most (default 1000)',
@@ -152,6 +162,14 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
   };
   try {
     config.limits = limitsFromEnv(env);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  const allowMissing = env.DRYDOCK_ALLOW_MISSING_ADVISORIES?.trim();
+  if (allowMissing && allowMissing !== '1' && allowMissing !== '0') problems.push(`DRYDOCK_ALLOW_MISSING_ADVISORIES=${JSON.stringify(allowMissing)} must be 1 or 0`);
+  const maxAgeText = env.DRYDOCK_MAX_ADVISORY_AGE?.trim() || DEFAULT_MAX_ADVISORY_AGE;
+  try {
+    config.advisoryGate = { allowMissing: allowMissing === '1', maxAgeMs: parseAge('DRYDOCK_MAX_ADVISORY_AGE', maxAgeText), maxAgeText };
   } catch (e) {
     problems.push((e as Error).message);
   }

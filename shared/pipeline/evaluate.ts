@@ -8,6 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { SEVERITIES } from '../advisories/types.js';
 import { DrydockError } from '../errors.js';
 import { matchInventory, severityRank, type Finding } from '../match/index.js';
+import { bundleGatesVulnerabilities, coverageOf, formatAge, imageEcosystems, type Coverage } from '../match/coverage.js';
+import { feedSummaryKey, type FeedSummary } from './feed-sync.js';
 import { evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.js';
 import { policyContext } from '../policy/context.js';
 import type { PolicyBundle, PolicyResult } from '../policy/types.js';
@@ -20,7 +22,7 @@ import type { Advisory } from '../advisories/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { checkOutgoing, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
+import { checkOutgoing, type AdvisoryDataSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
 
 export type EvaluationOutcome =
   | { outcome: 'evaluated'; digest: string; status: Verdict; changed: boolean; published: boolean; findings: number; resultId: string }
@@ -84,18 +86,29 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     ? record.platforms.map((p) => ({ key: p.inventoryKey, platform: p.platform as string | undefined, manifestDigest: p.manifestDigest as string | undefined }))
     : [{ key: record.inventoryKey, platform: record.platform, manifestDigest: record.manifestDigest }];
   const bundle = await loadBundle(deps);
+  const gate = deps.config.advisoryGate;
   const evals: PlatformEvaluation[] = [];
+  const coverages: Coverage[] = [];
+  const summaries = new Map<string, FeedSummary | undefined>();
   for (const t of targets) {
     const bytes = await deps.objects.get(t.key);
     if (!bytes) throw new DrydockError('SOURCE_UNREADABLE', `the inventory ${t.key} is missing from the bucket`, { kind: 'retryable', context: { image: job.digest } });
     const inv = decodeInventory(bytes, t.key);
     const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest));
+    // Coverage by the synced feeds' summaries: vulnerability_data_unavailable fires on an uncovered ecosystem.
+    const ecosystems = imageEcosystems(inv);
+    for (const base of new Set(ecosystems.map((e) => e.split(':')[0]!))) if (!summaries.has(base)) summaries.set(base, await feedSummary(deps, base));
+    match.coverage = coverageOf(ecosystems, [...summaries.values()].flatMap((x) => x?.ecosystems ?? []));
+    coverages.push(match.coverage);
     const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: match, now }));
     evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy });
   }
   const multi = Boolean(record.platforms?.length);
   const worst = evals.reduce((w, e) => (VERDICT_RANK[e.policy.verdict] > VERDICT_RANK[w.policy.verdict] ? e : w), evals[0]!);
   const { policy, match } = worst;
+  const advisoryData = advisoryDataOf(coverages, summaries, now, gate);
+  // Fail closed: a verdict over data that misses an ecosystem or is too old is "fail", unless accepted.
+  const failedClosed = Boolean(advisoryData.problems?.length) && !gate.allowMissing && bundleGatesVulnerabilities(bundle);
 
   // The image's findings: each (vulnerability, package, version) once, with the platforms it is on.
   const onPlatforms = new Map<string, string[]>();
@@ -115,7 +128,7 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
 
   const counts = severityCounts(unique);
   const highest = highestOf(unique);
-  const status: Verdict = worst.policy.verdict;
+  const status: Verdict = failedClosed ? 'fail' : worst.policy.verdict;
   const findingIds = [...onPlatforms.keys()].sort();
   const previousIds = new Set(previous?.findingIds ?? []);
   const newFindings = previous ? unique.filter((f) => !previousIds.has(findingKey(f))) : [];
@@ -179,7 +192,8 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     reason: result.reason,
     ...(highest ? { highestSeverity: highest } : {}),
     counts,
-    policy: policySummary(policy),
+    policy: failedClosed ? { ...policySummary(policy), reason: `advisory data missing or stale: ${advisoryData.problems!.join('; ')} (policy: ${policy.reason})`.slice(0, 2000) } : policySummary(policy),
+    advisoryData,
     ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf), resolvedFindings: resolved.slice(0, 200) } : {}),
     topFindings: brief(unique, 20, platformsOf),
     reportKey,
@@ -193,6 +207,53 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   deps.metrics.add('EvaluationDuration', 'Milliseconds', Date.now() - started);
   deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: unique.length, platforms: perPlatform?.map((p) => `${p.platform} ${p.status}`), rulesFired: policy.fired.length, published });
   return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: unique.length, resultId };
+}
+
+/** per object store (one bucket per deployment; tests run several side by side), per feed */
+const summaryCaches = new WeakMap<object, Map<string, { at: number; summary: FeedSummary | undefined }>>();
+
+/** A synced feed's summary (feed-sync.ts writes it), re-read at most once a minute; undefined when never synced or unreadable. */
+async function feedSummary(deps: PipelineDeps, base: string): Promise<FeedSummary | undefined> {
+  let summaryCache = summaryCaches.get(deps.objects);
+  if (!summaryCache) summaryCaches.set(deps.objects, (summaryCache = new Map()));
+  const hit = summaryCache.get(base);
+  if (hit && Date.now() - hit.at < BUNDLE_TTL_MS) return hit.summary;
+  let summary: FeedSummary | undefined;
+  const bytes = await deps.objects.get(feedSummaryKey(base));
+  if (bytes && bytes.length <= 1_048_576) {
+    try {
+      const s = JSON.parse(bytes.toString('utf8')) as FeedSummary;
+      if (s.format === 'drydock.feed-summary/1' && Array.isArray(s.ecosystems) && typeof s.syncedAt === 'string') summary = s;
+    } catch {
+      // a damaged summary covers nothing: fail closed
+    }
+  }
+  summaryCache.set(base, { at: Date.now(), summary });
+  return summary;
+}
+
+function advisoryDataOf(coverages: readonly Coverage[], summaries: ReadonlyMap<string, FeedSummary | undefined>, now: Date, gate: { allowMissing: boolean; maxAgeMs: number; maxAgeText: string }): AdvisoryDataSummary {
+  const covered = [...new Set(coverages.flatMap((c) => c.covered))].sort().slice(0, 64);
+  const uncovered = [...new Set(coverages.flatMap((c) => c.uncovered))].sort().slice(0, 64);
+  const sources: NonNullable<AdvisoryDataSummary['sources']> = [];
+  const problems: string[] = [];
+  if (uncovered.length > 0) problems.push(`advisory data missing for ${uncovered.join(', ')}: no synced feed covers ${uncovered.length === 1 ? 'it' : 'them'}`);
+  for (const s of summaries.values()) {
+    if (!s) continue;
+    const ref = s.producedAt ?? (s.lastModified && !Number.isNaN(Date.parse(s.lastModified)) ? new Date(s.lastModified).toISOString() : undefined) ?? s.syncedAt;
+    const ageMs = Math.max(0, now.getTime() - Date.parse(ref));
+    const ageDays = Number.isNaN(ageMs) ? undefined : Math.floor(ageMs / 86_400_000);
+    sources.push({ feed: `osv/${s.ecosystem}`, ...(s.producedAt ? { producedAt: s.producedAt } : {}), syncedAt: s.syncedAt, ...(ageDays !== undefined ? { ageDays } : {}) });
+    if (gate.maxAgeMs > 0 && !Number.isNaN(ageMs) && ageMs > gate.maxAgeMs) problems.push(`advisory data stale: osv/${s.ecosystem} is ${formatAge(ageMs)} old, older than DRYDOCK_MAX_ADVISORY_AGE ${gate.maxAgeText}`);
+  }
+  const ages = sources.flatMap((s) => (s.ageDays !== undefined ? [s.ageDays] : []));
+  return {
+    covered,
+    uncovered,
+    ...(sources.length > 0 ? { sources: sources.slice(0, 64) } : {}),
+    ...(ages.length > 0 ? { oldestAgeDays: Math.max(...ages) } : {}),
+    ...(problems.length > 0 ? { problems: problems.slice(0, 64), accepted: gate.allowMissing } : {}),
+  };
 }
 
 /** The tag of a retag trigger "tag:<tag>@<analyzedAt>" (tags cannot contain "@"). */

@@ -234,6 +234,8 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
   }
   if (res.status === 304) {
     await res.body?.cancel();
+    // still current: the summary the evaluator checks coverage and age by says when it was checked
+    if (!state.inProgress && state.syncedAt) await saveSummary(deps.objects, ecosystem, state, deps.now());
     deps.log.info('feed unchanged', { ecosystem });
     return { ecosystem, status: 'unchanged', records: 0, changedAdvisories: 0, changedKeys: 0, events: 0 };
   }
@@ -320,10 +322,49 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
   if (!lastModified) delete state.lastModified;
   state.syncedAt = deps.now().toISOString();
   await saveState(deps.objects, ecosystem, state);
+  await saveSummary(deps.objects, ecosystem, state, deps.now());
   deps.metrics.add('FeedRecords', 'Count', records);
   deps.metrics.add('ChangedPackageKeys', 'Count', allKeys.size);
   deps.log.info('feed synced', { ecosystem, records, changedAdvisories, changedKeys: allKeys.size, events, updateId });
   return { ecosystem, status: 'updated', records, changedAdvisories, changedKeys: allKeys.size, events, updateId };
+}
+
+/** What a completed sync of one feed covers and how fresh it is: small, read by every evaluation (evaluate.ts). */
+export interface FeedSummary {
+  format: 'drydock.feed-summary/1';
+  /** the OSV ecosystem synced ("Debian", "npm") */
+  ecosystem: string;
+  /** the ecosystem keys its records name ("Debian:11", "Debian:12"; "npm") */
+  ecosystems: string[];
+  advisories: number;
+  /** the newest record's `modified` (the feed's own timestamp) */
+  producedAt?: string;
+  /** the feed's Last-Modified header */
+  lastModified?: string;
+  /** the last successful check (a 304 counts) */
+  syncedAt: string;
+}
+
+export const feedSummaryKey = (ecosystem: string) => `feeds/${encodeURIComponent(ecosystem)}.summary.json`;
+
+async function saveSummary(objects: ObjectStore, ecosystem: string, state: FeedState, now: Date): Promise<void> {
+  const ecosystems = new Set<string>();
+  let produced = 0;
+  for (const [modified, keys] of Object.values(state.advisories)) {
+    const t = Date.parse(modified);
+    if (!Number.isNaN(t) && t > produced) produced = t;
+    for (const k of keys) ecosystems.add(k.slice(0, k.indexOf('|')));
+  }
+  const summary: FeedSummary = {
+    format: 'drydock.feed-summary/1',
+    ecosystem,
+    ecosystems: [...ecosystems].sort(),
+    advisories: Object.keys(state.advisories).length,
+    ...(produced > 0 ? { producedAt: new Date(produced).toISOString() } : {}),
+    ...(state.lastModified ? { lastModified: state.lastModified } : {}),
+    syncedAt: now.toISOString(),
+  };
+  await objects.put(feedSummaryKey(ecosystem), JSON.stringify(summary), { contentType: 'application/json' });
 }
 
 function keyString(k: PackageKey): string {

@@ -104,6 +104,20 @@ export interface ResultMessage {
   platforms?: PlatformResult[];
   /** a retag: the tag(s) this result is published for */
   newTags?: string[];
+  /** the advisory data the verdict rests on (optional): coverage of the image's ecosystems, feed ages, problems */
+  advisoryData?: AdvisoryDataSummary;
+}
+
+/** Coverage and freshness of the advisory data behind a verdict (evaluate.ts). */
+export interface AdvisoryDataSummary {
+  covered: string[];
+  uncovered: string[];
+  sources?: Array<{ feed: string; producedAt?: string; syncedAt?: string; ageDays?: number }>;
+  oldestAgeDays?: number;
+  /** missing or stale data; with accepted false (or absent) the verdict was failed closed */
+  problems?: string[];
+  /** DRYDOCK_ALLOW_MISSING_ADVISORIES=1: the problems were accepted, the policy's verdict stands */
+  accepted?: boolean;
 }
 
 /** An ECR "Image Action" event as EventBridge delivers it (the SQS target's body, no input transformer). */

@@ -14,7 +14,7 @@ import { SEVERITIES, type Severity } from '../advisories/types.js';
 import type { Package } from '../catalog/types.js';
 import { formatPlatform } from '../image/platform.js';
 import { parseReference } from '../image/reference.js';
-import { severityRank, type Finding, type MatchResult } from '../match/index.js';
+import { severityRank, type Coverage, type Finding, type MatchResult } from '../match/index.js';
 import type { FiredRule, PolicyResult } from '../policy/types.js';
 import type { ImageInventory, LayerReport } from '../scan.js';
 
@@ -27,6 +27,10 @@ export interface HtmlReportInput {
   match?: MatchResult;
   /** the policy evaluation; absent: the page says "no policy evaluated" */
   policy?: PolicyResult;
+  /** the image's ecosystems the advisory data covers and misses (default: match.coverage) */
+  coverage?: Coverage;
+  /** advisory data problems a gate would fail on (missing ecosystems, stale sources) */
+  problems?: string[];
   tool: { name: string; version: string };
   /** when the evaluation ran (default: the policy's evaluation time, else now) */
   generatedAt?: Date | string;
@@ -152,6 +156,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   parts.push(verdictSection(input, verdict, names.display));
   parts.push('<main>');
   parts.push(imageSection(input, names));
+  parts.push(coverageSection(input));
   parts.push(summarySection(input.match));
   parts.push(policySection(input.policy));
   parts.push(findingsSection(inv, input.match));
@@ -371,6 +376,18 @@ function shortDigest(d: string): string {
   return d.split(':')[1]?.slice(0, 12) ?? d.slice(0, 12);
 }
 
+/** Advisory coverage and freshness: what the findings could not see. Empty when nothing is missing. */
+function coverageSection(input: HtmlReportInput): string {
+  const c = input.coverage ?? input.match?.coverage;
+  const problems = input.problems ?? [];
+  if ((!c || c.uncovered.length === 0) && problems.length === 0) return '';
+  const lines = [
+    ...(c && c.uncovered.length > 0 ? [`No advisory data for ${c.uncovered.join(', ')}: those packages were not checked (covered: ${c.covered.join(', ') || 'none'}).`] : []),
+    ...problems.filter((p) => !p.startsWith('advisory data missing')),
+  ];
+  return `<section id="coverage"><h2>Advisory data</h2><ul>${lines.map((l) => `<li><strong>Warning:</strong> ${escapeHtml(l)}</li>`).join('')}</ul></section>`;
+}
+
 function findingsSection(inv: ImageInventory, match: MatchResult | undefined): string {
   if (!match) return '';
   if (match.findings.length === 0) return '<section id="findings"><h2>Findings</h2><p>No findings.</p></section>';
@@ -384,6 +401,7 @@ function findingsSection(inv: ImageInventory, match: MatchResult | undefined): s
       return (
         `<tr data-i="${i}" data-id="${escapeHtml(f.id)}" data-severity="${f.severity}">` +
         `<td><strong>${escapeHtml(f.id)}</strong>${ids.length ? `<div class="muted">${ids.map(escapeHtml).join(' ')}</div>` : ''}` +
+        `${f.suppressed ? `<div class="muted">suppressed: ${escapeHtml(f.suppressed.by)}: ${escapeHtml(f.suppressed.reason)}</div>` : ''}` +
         `${f.summary ? `<div class="muted">${escapeHtml(f.summary)}</div>` : ''}</td>` +
         `<td data-v="${severityRank(f.severity)}"><span class="sev sev-${f.severity}">${f.severity}</span></td>` +
         `<td data-v="${f.cvss?.score ?? -1}">${f.cvss ? escapeHtml(f.cvss.score.toFixed(1)) : ''}</td>` +

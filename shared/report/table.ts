@@ -1,6 +1,7 @@
 import { formatPlatform } from '../image/platform.js';
 import { SEVERITIES } from '../advisories/types.js';
-import type { MatchResult } from '../match/index.js';
+import type { Coverage, MatchResult } from '../match/index.js';
+import { severityFromCvssFallback } from '../match/severity.js';
 import type { PolicyResult } from '../policy/types.js';
 import type { ImageInventory } from '../scan.js';
 
@@ -15,7 +16,7 @@ export function shortLayer(inv: ImageInventory, layerId: string): string {
  * The human table: a heading per image, then its findings when advisories were matched
  * (`matches[i]` for `results[i]`), else its packages (NAME VERSION SOURCE ARCH LAYER).
  */
-export function renderTable(results: ImageInventory[], matches: ReadonlyArray<MatchResult | undefined> = []): string {
+export function renderTable(results: ImageInventory[], matches: ReadonlyArray<MatchResult | undefined> = [], opts: { coverages?: ReadonlyArray<Coverage | undefined> } = {}): string {
   const out: string[] = [];
   for (const [i, inv] of results.entries()) {
     const d = inv.distro;
@@ -24,6 +25,8 @@ export function renderTable(results: ImageInventory[], matches: ReadonlyArray<Ma
     out.push(`${distro}, ${inv.image.layers.length} layers, ${inv.packages.length} packages`);
     out.push('');
     const match = matches[i];
+    const coverage = match?.coverage ?? (match ? opts.coverages?.[i] : undefined);
+    if (coverage && coverage.uncovered.length > 0) out.push(coverageWarning(coverage), '');
     if (match) {
       out.push(renderFindingsTable(inv, match));
       continue;
@@ -43,6 +46,11 @@ export function renderTable(results: ImageInventory[], matches: ReadonlyArray<Ma
   return out.join('\n');
 }
 
+/** The line a table shows when advisory data misses an ecosystem of the image. */
+export function coverageWarning(c: Coverage): string {
+  return `WARNING: no advisory data for ${c.uncovered.join(', ')}: ${c.uncovered.length === 1 ? 'its' : 'their'} packages were not checked (covered: ${c.covered.join(', ') || 'none'})`;
+}
+
 function columns(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
@@ -60,7 +68,8 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
   const bySeverity = new Map<string, number>();
   for (const f of match.findings) bySeverity.set(f.severity, (bySeverity.get(f.severity) ?? 0) + 1);
   const summary = SEVERITIES.filter((s) => bySeverity.has(s)).map((s) => `${s} ${bySeverity.get(s)}`).join(', ');
-  out.push(`${match.findings.length} vulnerabilities${summary ? ` (${summary})` : ''} in ${inv.packages.length} packages`);
+  const suppressed = match.findings.filter((f) => f.suppressed).length;
+  out.push(`${match.findings.length} vulnerabilities${summary ? ` (${summary})` : ''} in ${inv.packages.length} packages${suppressed > 0 ? `; ${suppressed} suppressed` : ''}`);
   if (match.counts.ownedByOsPackage > 0) out.push(`${match.counts.ownedByOsPackage} language packages installed by OS packages were judged through those OS packages' advisories`);
   if (match.findings.length > 0) {
     out.push('');
@@ -70,8 +79,9 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
       f.package.name,
       f.evidence[0]?.version && f.evidence[0].version !== f.package.version ? `${f.package.version} (src ${f.evidence[0].version})` : f.package.version,
       f.fixedIn ?? FIX_LABEL[f.fixState] ?? '',
-      f.severity,
-      shortLayer(inv, f.layer),
+      // a severity taken from the CVE records / NVD names its rater: "high (nvd)", "low (cna:openssl)"; the sources' own stays bare (JSON always names it: severitySource)
+      severityFromCvssFallback(f) ? `${f.severity} (${f.severitySource})` : f.severity,
+      f.suppressed ? `${shortLayer(inv, f.layer)}  suppressed (${f.suppressed.by}: ${f.suppressed.reason})` : shortLayer(inv, f.layer),
     ]);
     out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', 'LAYER'], ...rows]));
   }

@@ -142,7 +142,11 @@ describe('distroEcosystem', () => {
     [d('sles', '15.5'), 'SUSE:Linux Enterprise Server 15 SP5'],
     [d('sles', '15'), 'SUSE:Linux Enterprise Server 15'],
     [d('mageia', '9'), 'Mageia:9'],
-    [d('amzn', '2023'), undefined],
+    // ALAS (shared/advisories/alas.ts): the major release only
+    [d('amzn', '2023'), 'Amazon Linux:2023'],
+    [d('amzn', '2'), 'Amazon Linux:2'],
+    [d('amzn', '2018.03'), 'Amazon Linux:1'],
+    [d('centos', '9'), undefined],
   ])('%o → %s', (distro, key) => {
     expect(distroEcosystem(distro)).toBe(key);
     if (key) expect(ecosystemInfo(key)?.key).toBe(key);

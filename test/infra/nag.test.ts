@@ -87,6 +87,7 @@ describe('cdk-nag AwsSolutions', () => {
         `Analyzer/Role: ${prefix('inventories')}`,
         `Analyzer/Role: ${prefix('sboms')}`,
         `Evaluator/Role: ${prefix('inventories')}`,
+        'Evaluator/Role: AwsSolutions-IAM5[Resource::<Bucket.Arn>/feeds/*.summary.json]',
         `Evaluator/Role: ${prefix('reports')}`,
         `FeedSync/Role: ${prefix('feeds')}`,
         'Reconcile/Role: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:eu-west-1:111122223333:repository/*]',

@@ -499,6 +499,8 @@ describe('functions', () => {
     });
     expect(env(f, 'Evaluator').DRYDOCK_POLICY_KEY).toBe('policies/bundle.json');
     expect(env(f, 'Evaluator').DRYDOCK_RESULT_RETENTION_DAYS).toBe('0');
+    // fail-closed advisory gate: the defaults need no variable; the filtered stack opts out and sets an age
+    expect(env(f, 'Evaluator')).toMatchObject({ DRYDOCK_ALLOW_MISSING_ADVISORIES: '1', DRYDOCK_MAX_ADVISORY_AGE: '36h' });
     // retry backoff: each changes the visibility of a failed message on its own source queue
     expect(env(d, 'Analyzer').DRYDOCK_SCAN_QUEUE_URL).toBe('<ScanQueue>');
     expect(env(d, 'Evaluator').DRYDOCK_EVALUATE_QUEUE_URL).toBe('<EvaluateQueue>');
@@ -656,6 +658,7 @@ describe('IAM', () => {
       'dynamodb:Query on <AdvisoriesTable.Arn>',
       IDEMPOTENCY,
       's3:GetObject on <Bucket.Arn>/inventories/*',
+      's3:GetObject on <Bucket.Arn>/feeds/*.summary.json',
       's3:PutObject on <Bucket.Arn>/reports/*',
       ...(s.stack.policyKey ? [`s3:GetObject on <Bucket.Arn>/${s.stack.policyKey}`] : []),
       LIST,

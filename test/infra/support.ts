@@ -34,6 +34,8 @@ export const CONFIGS = {
     resultRetentionDays: '0',
     reconcileHours: '12',
     limits: 'maxKeptBytes=512M,maxExpansionRatio=1000',
+    allowMissingAdvisories: 'true',
+    maxAdvisoryAge: '36h',
   },
   /** Slack off; no reserved concurrency (the default, given explicitly) */
   slackOff: { slack: 'false', reservedConcurrency: 'false' },

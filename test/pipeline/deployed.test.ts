@@ -9,6 +9,8 @@
  * ECR's API (fakes speaking their wire protocols), and the internet (the OSV mirror's https URL
  * is answered by the local OSV server: network emulation, see `externalUrls`).
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,6 +128,9 @@ describe('the stack as synthesized, run from its bundles', () => {
   it('an ECR push event (AWS shape) → the EcrImageActionRule pattern → analyzer → evaluator → SNS → the Slack subscription filter → slack-notifier → one Slack message', async () => {
     printLogsOnFailure();
     await new DynamoAdvisoryStore(stack.docs, stack.outputs.AdvisoriesTableName!).put([zlibAdvisory()]);
+    // the bucket as feed-sync leaves it after syncing OSV's Debian feed just now: without it the evaluator fails closed (issue 15)
+    const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
+    await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.outputs.BucketName, Key: feedSummaryKey('Debian'), Body: JSON.stringify(summary), ContentType: 'application/json' }));
     const digest = await pushImage(work, registry.host, '1.4.2', debianLayers(), 'team/api');
     const published = stack.sns.published.length;
     const posted = slack.accepted.length;

@@ -8,7 +8,8 @@
  * s3rver, local-aws-sqs, the Distribution registry (behind a fault proxy). Mocked, because they
  * cannot run here: the Lambda runtime, SNS, EventBridge, Secrets Manager and ECR's API.
  */
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
@@ -49,6 +50,9 @@ beforeAll(async () => {
   // the analyzer reads the registry through the fault proxy (standing in for ECR's registry endpoint)
   stack = await startTemplateStack({ assembly, registry: { host: proxy.host, url: proxy.url } });
   await new DynamoAdvisoryStore(stack.docs, stack.outputs.AdvisoriesTableName!).put([zlibAdvisory()]);
+  // the bucket as feed-sync leaves it after syncing OSV's Debian feed just now: without it the evaluator fails closed (issue 15)
+  const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
+  await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.outputs.BucketName, Key: feedSummaryKey('Debian'), Body: JSON.stringify(summary), ContentType: 'application/json' }));
   digest = await pushImage(work, registry.host, '1.4.2');
 }, 240_000);
 

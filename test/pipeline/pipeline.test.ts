@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAdvisoryStore } from '../../shared/adapters/local/memory-advisory-store.js';
+import { MemoryObjectStore } from '../../shared/adapters/local/memory-messaging.js';
+import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { drainLocal, localPipeline } from '../../shared/pipeline/local.js';
 import type { ResultMessage } from '../../shared/pipeline/messages.js';
 import { prepareAnalyzerMessage } from '../../shared/pipeline/run.js';
@@ -21,10 +23,21 @@ let registry: TestRegistry;
 let work: string;
 let digest: string;
 
+/**
+ * The bucket as feed-sync leaves it after syncing OSV's Debian feed just now: the evaluator
+ * checks coverage by these summaries and fails a verdict closed without them (issue 15).
+ */
+function syncedFeeds(): MemoryObjectStore {
+  const objects = new MemoryObjectStore();
+  const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
+  objects.objects.set(feedSummaryKey('Debian'), { bytes: Buffer.from(JSON.stringify(summary)), contentType: 'application/json' });
+  return objects;
+}
+
 function pipeline(config: Partial<PipelineConfig> = {}) {
   const advisories = new MemoryAdvisoryStore();
   advisories.add(zlibAdvisory());
-  return localPipeline({ advisories, config: { registryOverride: registry.host, fanoutMinLayers: 0, ...config } });
+  return localPipeline({ advisories, objects: syncedFeeds(), config: { registryOverride: registry.host, fanoutMinLayers: 0, ...config } });
 }
 
 beforeAll(async () => {
@@ -85,6 +98,43 @@ describe('push event to published result (in-process, memory adapters)', () => {
     const r = await drainLocal(p, [pushEvent(digest, '1.0.0')]);
     expect(r.outcomes).toEqual([{ outcome: 'skipped', why: 'repository team/api is not in DRYDOCK_REPOSITORIES' }]);
     expect(await p.deps.images.get(digest)).toBeUndefined();
+  });
+});
+
+describe('fail closed on missing or stale advisory data (issue 15)', () => {
+  function bare(advisoryGate?: PipelineConfig['advisoryGate'], objects = new MemoryObjectStore()) {
+    const advisories = new MemoryAdvisoryStore();
+    advisories.add(zlibAdvisory());
+    return localPipeline({ advisories, objects, config: { registryOverride: registry.host, fanoutMinLayers: 0, ...(advisoryGate ? { advisoryGate } : {}) } });
+  }
+
+  it('no synced feed covers Debian:12: the verdict is fail, the result names the uncovered ecosystem; DRYDOCK_ALLOW_MISSING_ADVISORIES=1 accepts it', async () => {
+    const p = bare();
+    await drainLocal(p, [pushEvent(digest, '1.0.0')]);
+    const message = p.publisher.messages[0]!.message as ResultMessage;
+    expect(message.status).toBe('fail');
+    expect(message.advisoryData).toMatchObject({ covered: [], uncovered: ['Debian:12'], problems: ['advisory data missing for Debian:12: no synced feed covers it'], accepted: false });
+    expect(message.policy?.reason).toMatch(/^advisory data missing or stale: advisory data missing for Debian:12/);
+    {
+      const accepted = bare({ allowMissing: true, maxAgeMs: 5 * 86_400_000, maxAgeText: '5d' });
+      await drainLocal(accepted, [pushEvent(digest, '1.0.0')]);
+      const m = accepted.publisher.messages[0]!.message as ResultMessage;
+      // the policy's own verdict stands: vulnerability_data_unavailable warns (the default bundle)
+      expect(m.status).toBe('warn');
+      expect(m.advisoryData).toMatchObject({ uncovered: ['Debian:12'], accepted: true });
+    }
+  });
+
+  it('a feed older than DRYDOCK_MAX_ADVISORY_AGE (default 5d) fails the verdict; the result carries its age', async () => {
+    const objects = new MemoryObjectStore();
+    const old = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, producedAt: new Date(Date.now() - 9 * 86_400_000).toISOString(), syncedAt: new Date().toISOString() };
+    objects.objects.set(feedSummaryKey('Debian'), { bytes: Buffer.from(JSON.stringify(old)) });
+    const p = bare(undefined, objects);
+    await drainLocal(p, [pushEvent(digest, '1.0.0')]);
+    const message = p.publisher.messages[0]!.message as ResultMessage;
+    expect(message.status).toBe('fail');
+    expect(message.advisoryData).toMatchObject({ covered: ['Debian:12'], uncovered: [], oldestAgeDays: 9, sources: [{ feed: 'osv/Debian', ageDays: 9 }] });
+    expect(message.advisoryData?.problems).toEqual(['advisory data stale: osv/Debian is 9d old, older than DRYDOCK_MAX_ADVISORY_AGE 5d']);
   });
 });
 

@@ -18,6 +18,8 @@ import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-i
 import { DynamoResultStore } from '../../shared/adapters/aws/dynamodb/result-store.js';
 import { createTables, tableNames } from '../../shared/adapters/aws/tables.js';
 import { MemoryAdvisoryStore } from '../../shared/adapters/local/memory-advisory-store.js';
+import { MemoryObjectStore } from '../../shared/adapters/local/memory-messaging.js';
+import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { MAX_PLATFORMS, UNTAGGED_REASON } from '../../shared/pipeline/analyze.js';
 import type { PipelineConfig } from '../../shared/pipeline/config.js';
 import { drainLocal, localPipeline } from '../../shared/pipeline/local.js';
@@ -45,11 +47,22 @@ function arm64Layers(): LayerSpec[] {
   ];
 }
 
+/**
+ * The bucket as feed-sync leaves it after syncing OSV's Debian feed just now: the evaluator
+ * checks coverage by these summaries and fails a verdict closed without them (issue 15).
+ */
+function syncedFeeds(): MemoryObjectStore {
+  const objects = new MemoryObjectStore();
+  const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
+  objects.objects.set(feedSummaryKey('Debian'), { bytes: Buffer.from(JSON.stringify(summary)), contentType: 'application/json' });
+  return objects;
+}
+
 function pipeline(config: Partial<PipelineConfig> = {}, stores: Partial<Parameters<typeof localPipeline>[0]> = {}) {
   const advisories = new MemoryAdvisoryStore();
   // critical: the default bundle fails linux/amd64 on it; linux/arm64 (zlib fixed) only warns
   advisories.add(zlibAdvisory('DEBIAN-CVE-2099-0001', '1:1.2.13.dfsg-1+deb12u1', 'CRITICAL'));
-  return localPipeline({ advisories, ...stores, config: { registryOverride: registry.host, fanoutMinLayers: 0, ...config } });
+  return localPipeline({ advisories, objects: syncedFeeds(), ...stores, config: { registryOverride: registry.host, fanoutMinLayers: 0, ...config } });
 }
 
 /** ECR's event for a manifest pushed without a tag (the children of an index): no image-tag. */

@@ -121,15 +121,15 @@ describe('seed scenarios through drydock scan --policy', () => {
   it('a Debian image fails on an unfixed critical, and passes once that advisory is allowlisted', async () => {
     const adv = await advisories(join(work, 'adv-now'), 30);
     const rules = [rule('vulnerabilities', 'package', 'STOP', { package_type: 'all', severity_comparison: '>=', severity: 'critical' })];
-    const fail = await cli('scan', `oci:${layout}:debian`, '--advisories', adv, '--policy', await bundleFile('crit', rules), '-q');
+    const fail = await cli('scan', `oci:${layout}:debian`, '--max-advisory-age', '0', '--advisories', adv, '--policy', await bundleFile('crit', rules), '-q');
     expect(fail.code).toBe(EXIT.fail);
     expect(fail.out).toMatch(/vulnerabilities\s+package\s+CVE-2099-0001\+zlib1g\s+STOP/);
     const allow = await bundleFile('crit-allowed', rules, [{ id: 'i1', gate: 'vulnerabilities', trigger_id: 'CVE-2099-0001+zlib1g' }]);
-    const pass = await cli('scan', `oci:${layout}:debian`, '--advisories', adv, '--policy', allow, '-q');
+    const pass = await cli('scan', `oci:${layout}:debian`, '--max-advisory-age', '0', '--advisories', adv, '--policy', allow, '-q');
     expect(pass.code).toBe(EXIT.ok);
     expect(pass.out).toMatch(/allowlisted: w1\/i1/);
     const expired = await bundleFile('crit-expired', rules, [{ id: 'i1', gate: 'vulnerabilities', trigger_id: 'CVE-2099-0001+zlib1g', expires_on: '2020-01-01T00:00:00Z' }]);
-    const again = await cli('scan', `oci:${layout}:debian`, '--advisories', adv, '--policy', expired, '-q');
+    const again = await cli('scan', `oci:${layout}:debian`, '--max-advisory-age', '0', '--advisories', adv, '--policy', expired, '-q');
     expect(again.code).toBe(EXIT.fail);
     expect(again.out).toMatch(/expired/);
   });
@@ -140,9 +140,9 @@ describe('seed scenarios through drydock scan --policy', () => {
       rule('vulnerabilities', 'package', 'WARN', { package_type: 'all', severity_comparison: '>=', severity: 'critical' }),
     ];
     const bundle = await bundleFile('bod-19-02', rules);
-    const old = await cli('scan', `oci:${layout}:debian`, '--advisories', await advisories(join(work, 'adv-16'), 16), '--policy', bundle, '-q');
+    const old = await cli('scan', `oci:${layout}:debian`, '--max-advisory-age', '0', '--advisories', await advisories(join(work, 'adv-16'), 16), '--policy', bundle, '-q');
     expect(old.code).toBe(EXIT.fail);
-    const recent = await cli('scan', `oci:${layout}:debian`, '--advisories', await advisories(join(work, 'adv-14'), 14), '--policy', bundle, '-q');
+    const recent = await cli('scan', `oci:${layout}:debian`, '--max-advisory-age', '0', '--advisories', await advisories(join(work, 'adv-14'), 14), '--policy', bundle, '-q');
     expect(recent.code).toBe(EXIT.warn);
   });
 

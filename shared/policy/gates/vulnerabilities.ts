@@ -45,8 +45,10 @@
  * here no data at all is vulnerability_data_unavailable's case).
  *
  * Trigger `vulnerability_data_unavailable` — no params: fires when no vulnerability data was
- * available (ctx.vulnerabilities undefined), or when the image has OS packages and its
- * distro release has no advisory ecosystem. Trigger id "vulnerability_data_unavailable".
+ * available (ctx.vulnerabilities undefined), when the image has OS packages and its
+ * distro release has no advisory ecosystem, or when the loaded advisory data covers none of
+ * some ecosystem of the image (ctx.vulnerabilities.coverage.uncovered: the OS release or a
+ * language ecosystem with packages). Trigger id "vulnerability_data_unavailable".
  *
  * Trigger `denylist` (Anchore's older name `blacklist` is accepted as a second entry) —
  * vulnerability_ids (list, required; matched against a finding's id and aliases),
@@ -182,6 +184,8 @@ const dataUnavailableTrigger: Trigger = {
       const name = `${ctx.distro.id} ${ctx.distro.versionId ?? ctx.distro.codename ?? ''}`.trim();
       return [{ triggerId, message: `No vulnerability data for distro ${name}: its OS packages cannot be checked` }];
     }
+    const uncovered = ctx.vulnerabilities.coverage?.uncovered ?? [];
+    if (uncovered.length > 0) return [{ triggerId, message: `No vulnerability data for ${uncovered.join(', ')}: the loaded advisories do not cover ${uncovered.length === 1 ? 'it' : 'them'}, so those packages cannot be checked` }];
     return [];
   },
 };
