@@ -4,6 +4,7 @@
  * Every problem is reported together, like the functions' own configuration
  * (shared/pipeline/config.ts), so a deployment with two wrong settings is fixed in one round.
  */
+import { DEFAULT_ALAS_STREAMS, validateAlasStreamNames } from '../shared/advisories/alas-feed.js';
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
 import { parseLimits } from '../shared/layers/extract.js';
 import { parseAge } from '../shared/match/coverage.js';
@@ -22,6 +23,8 @@ export interface DrydockSettings {
   repositories: string[];
   /** OSV ecosystems the feed sync downloads (DRYDOCK_OSV_ECOSYSTEMS) */
   ecosystems: string[];
+  /** Amazon Linux updateinfo streams the feed sync downloads (DRYDOCK_ALAS_STREAMS; empty: none) */
+  alasStreams: string[];
   /** a local policy bundle (JSON): validated at synth; upload it to `policyKey` after deploying */
   policyBundle?: string;
   /** the bundle's key in the bucket (DRYDOCK_POLICY_KEY); unset without a bundle: the shipped default bundle */
@@ -74,6 +77,7 @@ export const DEFAULT_SETTINGS: DrydockSettings = {
   repositories: [],
   // the CLI's default list (`drydock feeds sync`): the ecosystems the catalogers produce packages for
   ecosystems: [...DEFAULT_OSV_ECOSYSTEMS],
+  alasStreams: [...DEFAULT_ALAS_STREAMS],
   slack: true,
   slackStatuses: ['fail', 'warn', 'error'],
   reportUrlTtlSeconds: 3600,
@@ -99,6 +103,7 @@ const REPOSITORY = /^(?:[a-z0-9*]+(?:[._-][a-z0-9*]+)*\/)*[a-z0-9*]+(?:[._-][a-z
 export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   repositories: 'comma-separated repository names (`*` = any characters); empty = all',
   ecosystems: 'comma-separated OSV ecosystems',
+  alasStreams: 'comma-separated Amazon Linux streams (al1, al2-core, al2-extras[/<topic>], al2023-core, al2023-kernel-livepatch, al2023-nvidia); empty = none',
   policyBundle: 'path of a policy bundle JSON file',
   policyKey: 'S3 key of the policy bundle',
   slack: 'true | false',
@@ -175,6 +180,8 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
   if (repositories) s.repositories = repositories;
   const ecosystems = list('ecosystems');
   if (ecosystems) s.ecosystems = ecosystems;
+  const alasStreams = list('alasStreams');
+  if (alasStreams) s.alasStreams = alasStreams;
   const limits = list('limits');
   if (limits) s.limits = limits;
   const slackStatuses = list('slackStatuses');
@@ -215,6 +222,11 @@ export function settingsProblems(s: DrydockSettings): string[] {
   }
   if (new Set(s.repositories).size !== s.repositories.length) problems.push('repositories: a repository is listed twice');
   for (const e of s.ecosystems) if (!/^[A-Za-z0-9][A-Za-z0-9 .:_-]*$/.test(e) || e.includes(',')) problems.push(`ecosystems: ${JSON.stringify(e)} is not an OSV ecosystem name`);
+  try {
+    validateAlasStreamNames(s.alasStreams);
+  } catch (e) {
+    problems.push(`alasStreams: ${(e as Error).message}`);
+  }
   for (const st of s.slackStatuses) if (!(RESULT_STATUSES as readonly string[]).includes(st)) problems.push(`slackStatuses: ${JSON.stringify(st)} is not one of ${RESULT_STATUSES.join(', ')}`);
   if (s.slack && s.slackStatuses.length === 0) problems.push('slackStatuses: empty, so Slack would never be told anything (set slack=false instead)');
   // no "*": the evaluator is granted exactly this one object

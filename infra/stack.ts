@@ -295,6 +295,7 @@ export class DrydockStack extends Stack {
         DRYDOCK_BUCKET: this.bucket.bucketName,
         DRYDOCK_EVENT_BUS_NAME: 'default',
         DRYDOCK_OSV_ECOSYSTEMS: settings.ecosystems.join(','),
+        DRYDOCK_ALAS_STREAMS: settings.alasStreams.join(','),
         ...(settings.osvUrl ? { DRYDOCK_OSV_URL: settings.osvUrl } : {}),
       },
     });

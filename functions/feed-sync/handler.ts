@@ -3,7 +3,8 @@
  * deploy-time first sync; any other event just syncs). Thin: downloads the configured OSV
  * ecosystems (DRYDOCK_OSV_ECOSYSTEMS, streamed, conditional requests), upserts the changed
  * advisories into the advisories table and puts "Advisories Updated" events with the changed
- * package keys (shared/pipeline/feed-sync.ts).
+ * package keys (shared/pipeline/feed-sync.ts). Then the Amazon Linux updateinfo streams
+ * (DRYDOCK_ALAS_STREAMS, default al2-core,al2023-core; empty: none) the same way.
  *
  * A run that reaches its deadline checkpoints and returns normally (`complete: false`, not a
  * failure: no retry, no dead letter, no alarm), then puts one "Feed Sync Requested" event
@@ -15,6 +16,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { alasSourcesAt, DEFAULT_ALAS_STREAMS, validateAlasStreamNames } from '../../shared/advisories/alas-feed.js';
 import { DEFAULT_OSV_ECOSYSTEMS } from '../../shared/advisories/feeds.js';
 import { DrydockError } from '../../shared/errors.js';
 import { FUNCTION_NEEDS } from '../../shared/pipeline/config.js';
@@ -26,13 +28,19 @@ const tools = powertools('feed-sync');
 const core = depsFromEnv(FUNCTION_NEEDS.feedSync, { log: tools.log, metrics: tools.pm });
 const ecosystems = (process.env.DRYDOCK_OSV_ECOSYSTEMS ?? DEFAULT_OSV_ECOSYSTEMS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 if (ecosystems.length === 0) throw new DrydockError('CONFIG', 'DRYDOCK_OSV_ECOSYSTEMS names no ecosystem');
+// Amazon Linux updateinfo streams (ALAS_STREAMS names; unset: DEFAULT_ALAS_STREAMS; empty: none)
+const alasStreams = (process.env.DRYDOCK_ALAS_STREAMS ?? DEFAULT_ALAS_STREAMS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+validateAlasStreamNames(alasStreams);
+// DRYDOCK_ALAS_URL: a mirror holding <base>/<stream>/mirror.list (like DRYDOCK_OSV_URL)
+const alasUrl = process.env.DRYDOCK_ALAS_URL?.trim();
+const alasSources = alasUrl ? alasSourcesAt(alasUrl) : undefined;
 const bus = await eventBusFromEnv();
 const deps: FeedSyncDeps = { advisories: core.advisories, objects: core.objects, bus, log: tools.log, metrics: tools.pm, now: () => new Date() };
 
 export const handler = middy(async (event: unknown, context: Context) => {
   const signal = AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - core.config.deadlineMarginMs));
   const baseUrl = process.env.DRYDOCK_OSV_URL?.trim();
-  return feedSyncInvocation(deps, event, { ecosystems, ...(baseUrl ? { baseUrl } : {}), signal });
+  return feedSyncInvocation(deps, event, { ecosystems, alasStreams, ...(alasSources ? { alasSources } : {}), ...(baseUrl ? { baseUrl } : {}), signal });
 })
   .use(injectLambdaContext(tools.logger, { resetKeys: true }))
   .use(logMetrics(tools.metrics, { captureColdStartMetric: true }));

@@ -206,14 +206,19 @@ async function rescan(argv: string[], io: CliIO, depsFor: DepsFactory): Promise<
 }
 
 /** `drydock feeds sync --stack`: the feed-sync function's code, run from here against the stack. */
-export async function feedsSyncStack(ecosystems: readonly string[], baseUrl: string | undefined, io: CliIO): Promise<number> {
+export async function feedsSyncStack(ecosystems: readonly string[], baseUrl: string | undefined, io: CliIO, alas: { streams: readonly string[]; baseUrl?: string } = { streams: [] }): Promise<number> {
   try {
     const deps = await awsDeps(io.env, ['advisoriesTable', 'bucket']);
     const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
     const { EventBridgeBus } = await import('../adapters/aws/eventbridge-bus.js');
     const { syncFeeds } = await import('../pipeline/feed-sync.js');
     const bus = new EventBridgeBus(new EventBridgeClient({}), io.env.DRYDOCK_EVENT_BUS_NAME?.trim() || 'default');
-    const out = await syncFeeds({ advisories: deps.advisories, objects: deps.objects, bus, log: deps.log, metrics: deps.metrics, now: () => new Date() }, { ecosystems, ...(baseUrl ? { baseUrl } : {}) });
+    const out = await syncFeeds({ advisories: deps.advisories, objects: deps.objects, bus, log: deps.log, metrics: deps.metrics, now: () => new Date() }, {
+      ecosystems,
+      ...(baseUrl ? { baseUrl } : {}),
+      alasStreams: alas.streams,
+      ...(alas.baseUrl ? { alasSources: (await import('../advisories/alas-feed.js')).alasSourcesAt(alas.baseUrl) } : {}),
+    });
     for (const r of out) io.stdout.write(`${r.ecosystem}: ${r.status}${r.status === 'updated' ? `, ${r.records} records, ${r.changedAdvisories} changed, ${r.changedKeys} package keys announced in ${r.events} event(s)` : ''}\n`);
     return 0;
   } catch (e) {

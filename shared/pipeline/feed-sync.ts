@@ -20,6 +20,8 @@ import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { advisoryId, splitByPackageKey } from '../advisories/keys.js';
 import { OSV_BASE_URL, osvFeed } from '../advisories/feeds.js';
+import { alasUpdates } from '../advisories/alas.js';
+import { checkAlasStream, downloadUpdateinfo, resolveAlasStreams, type AlasStream, type AlasStreamSource } from '../advisories/alas-feed.js';
 import { osvRecordsFromZip } from '../advisories/osv.js';
 import type { Advisory } from '../advisories/types.js';
 import { DrydockError } from '../errors.js';
@@ -66,8 +68,12 @@ interface FeedState {
   /** advisory id → [modified, keys as "ecosystem|name"] */
   advisories: Record<string, [string, string[]]>;
   /** set while a download is being worked through: the run to resume */
-  inProgress?: { updateId: string; etag?: string; lastModified?: string; part: number };
+  inProgress?: { updateId: string; etag?: string; lastModified?: string; checksum?: string; part: number };
   syncedAt?: string;
+  /** Amazon Linux streams: repomd.xml's URL and updateinfo sha256, and the last successful check (a 304 counts) */
+  repomdUrl?: string;
+  checksum?: string;
+  checkedAt?: string;
 }
 
 export interface FeedSyncDeps {
@@ -83,6 +89,14 @@ export interface FeedSyncDeps {
 export interface FeedSyncOptions {
   ecosystems: readonly string[];
   baseUrl?: string;
+  /**
+   * Amazon Linux updateinfo streams (shared/advisories/alas-feed.ts ALAS_STREAMS names:
+   * "al2023-core", "al2-extras", "al2-extras/<topic>"), synced after the OSV ecosystems as
+   * "alas/<stream>"; their summary is the one feed "Amazon Linux" (feedSummaryKey).
+   */
+  alasStreams?: readonly string[];
+  /** overrides ALAS_STREAMS (tests: a local server) */
+  alasSources?: readonly AlasStreamSource[];
   /** changed advisories written, announced and checkpointed together */
   checkpointEvery?: number;
   signal?: AbortSignal;
@@ -104,6 +118,8 @@ export interface FeedSyncOutcome {
   complete: boolean;
   ecosystems: EcosystemSync[];
   remaining: string[];
+  /** Amazon Linux streams that failed this run (logged, metric AlasStreamFailures; not thrown: see runFeedSync) */
+  alasFailed?: string[];
 }
 
 /** Syncs the ecosystems; the ecosystems' results (see runFeedSync for the outcome with `complete`). */
@@ -134,9 +150,44 @@ export async function runFeedSync(deps: FeedSyncDeps, opts: FeedSyncOptions): Pr
       firstError ??= e;
     }
   }
+  // An Amazon Linux stream that fails (its mirror unreachable, a checksum mismatch) is logged as an
+  // error and counted (metric AlasStreamFailures), NOT thrown: a retry would redo the OSV feeds for
+  // nothing, and it cannot hide anything: the stream's data is then missing or ages in the
+  // "Amazon Linux" summary, and the evaluator fails those images closed (missing / stale).
+  const alasFailed: string[] = [];
+  const alasFailure = (name: string, e: unknown) => {
+    deps.log.error('Amazon Linux advisories not synced: images of this release fail as "advisory data missing" or stale until they are', { ecosystem: name, error: e instanceof DrydockError ? e.toJSON() : String(e) });
+    deps.metrics.add('AlasStreamFailures', 'Count', 1);
+    alasFailed.push(name);
+  };
+  if (opts.alasStreams?.length) {
+    let streams: AlasStream[] = [];
+    try {
+      streams = await resolveAlasStreams(opts.alasStreams, { ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.alasSources ? { streams: opts.alasSources } : {}) });
+    } catch (e) {
+      if (opts.signal?.aborted) remaining.push(...opts.alasStreams.map((n) => `alas/${n}`));
+      else alasFailure('alas', e);
+    }
+    for (const stream of streams) {
+      const name = `alas/${stream.name}`;
+      if (opts.signal?.aborted) {
+        remaining.push(name);
+        continue;
+      }
+      try {
+        const r = await syncAlasStream(deps, stream, opts);
+        out.push(r);
+        if (r.status === 'partial') remaining.push(name);
+      } catch (e) {
+        if (opts.signal?.aborted) remaining.push(name);
+        else alasFailure(name, e);
+      }
+    }
+    if (streams.length) await saveAlasSummary(deps.objects, streams, deps.now());
+  }
   if (firstError) throw firstError;
   if (remaining.length) deps.log.warn('feed sync stopped at its deadline; the next run resumes from the checkpoints', { remaining });
-  return { complete: remaining.length === 0, ecosystems: out, remaining };
+  return { complete: remaining.length === 0, ecosystems: out, remaining, ...(alasFailed.length ? { alasFailed } : {}) };
 }
 
 /** The continuation number of a "Feed Sync Requested" event (0 for anything else: a schedule, a first sync, a manual run). */
@@ -251,9 +302,40 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
   const lastModified = res.headers.get('last-modified') ?? undefined;
   const resuming = state.inProgress && state.inProgress.etag === etag && state.inProgress.lastModified === lastModified;
   const updateId = resuming ? state.inProgress!.updateId : `${ecosystem}@${etag ?? lastModified ?? deps.now().toISOString()}`;
-  let part = resuming ? state.inProgress!.part : 0;
+  const part = resuming ? state.inProgress!.part : 0;
   state.inProgress = { updateId, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}), part };
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  const r = await ingest(deps, ecosystem, state, osvRecordsFromZip(body, feed.url), opts, () => body.destroy());
+  if (r.status === 'partial') return r;
+  state.etag = etag;
+  state.lastModified = lastModified;
+  if (!etag) delete state.etag;
+  if (!lastModified) delete state.lastModified;
+  state.syncedAt = deps.now().toISOString();
+  await saveState(deps.objects, ecosystem, state);
+  await saveSummary(deps.objects, ecosystem, state, deps.now());
+  return r;
+}
 
+/**
+ * Works through a feed's records: upserts the new or modified advisories, announces their keys
+ * and checkpoints every `checkpointEvery`; stops between records at the deadline (partial).
+ * On completion `state.inProgress` is cleared; the caller records the feed's validators and saves.
+ */
+async function ingest(
+  deps: FeedSyncDeps,
+  ecosystem: string,
+  state: FeedState,
+  source: AsyncIterable<{ advisory?: Advisory; issues: ReadonlyArray<{ where?: string; message: string }> }>,
+  opts: FeedSyncOptions,
+  abandon: () => void,
+): Promise<EcosystemSync> {
+  const { updateId } = state.inProgress!;
+  let part = state.inProgress!.part;
+  const cutOff = (records: number, changedAdvisories: number, events: number): EcosystemSync => {
+    deps.log.warn('feed sync stopped at its deadline; resumes from the last checkpoint', { ecosystem, records, changedAdvisories, events, updateId });
+    return { ecosystem, status: 'partial', records, changedAdvisories, changedKeys: 0, events, updateId };
+  };
   const every = opts.checkpointEvery ?? 2000;
   let records = 0;
   let changedAdvisories = 0;
@@ -282,10 +364,9 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
     pendingKeys = new Set();
   };
 
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
   let cut = false;
   try {
-    for await (const r of osvRecordsFromZip(body, feed.url)) {
+    for await (const r of source) {
       // at the deadline: stop between records; what was read since the last checkpoint is read again next time
       if (opts.signal?.aborted) {
         cut = true;
@@ -310,23 +391,122 @@ async function syncEcosystem(deps: FeedSyncDeps, ecosystem: string, opts: FeedSy
     cut = true;
   }
   if (cut) {
-    body.destroy();
+    abandon();
     deps.metrics.add('FeedSyncCutOff', 'Count', 1);
-    return cutOff(records, changedAdvisories - pending.length, events, updateId);
+    return cutOff(records, changedAdvisories - pending.length, events);
   }
   await flush();
   delete state.inProgress;
-  state.etag = etag;
-  state.lastModified = lastModified;
-  if (!etag) delete state.etag;
-  if (!lastModified) delete state.lastModified;
-  state.syncedAt = deps.now().toISOString();
-  await saveState(deps.objects, ecosystem, state);
-  await saveSummary(deps.objects, ecosystem, state, deps.now());
   deps.metrics.add('FeedRecords', 'Count', records);
   deps.metrics.add('ChangedPackageKeys', 'Count', allKeys.size);
   deps.log.info('feed synced', { ecosystem, records, changedAdvisories, changedKeys: allKeys.size, events, updateId });
   return { ecosystem, status: 'updated', records, changedAdvisories, changedKeys: allKeys.size, events, updateId };
+}
+
+/** The summary base the evaluator looks Amazon Linux images up by ("Amazon Linux:2023" → "Amazon Linux"). */
+export const ALAS_SUMMARY_BASE = 'Amazon Linux';
+
+/**
+ * One Amazon Linux stream: mirror.list → repomd.xml (conditional) → updateinfo (sha256 verified
+ * before any record is read, so a bad download stores nothing), then the same upserts, events
+ * and checkpoints as an OSV feed. Advisories land under "Amazon Linux:<release>" + binary name.
+ */
+async function syncAlasStream(deps: FeedSyncDeps, stream: AlasStream, opts: FeedSyncOptions): Promise<EcosystemSync> {
+  const name = `alas/${stream.name}`;
+  const state = await loadState(deps.objects, name, stream.mirrorList);
+  const fetchOpts = { ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  // A run that was cut off resumes even if nothing changed since: no conditional request then.
+  const previous = state.inProgress
+    ? undefined
+    : { ...(state.repomdUrl ? { repomdUrl: state.repomdUrl } : {}), ...(state.etag ? { etag: state.etag } : {}), ...(state.lastModified ? { lastModified: state.lastModified } : {}), ...(state.checksum && state.syncedAt ? { checksum: state.checksum } : {}) };
+  const partial = (): EcosystemSync => ({ ecosystem: name, status: 'partial', records: 0, changedAdvisories: 0, changedKeys: 0, events: 0 });
+  let check;
+  let bytes: Buffer | undefined;
+  try {
+    check = await checkAlasStream(stream, previous, fetchOpts);
+    if (check.status === 'changed') bytes = await downloadUpdateinfo(check, fetchOpts);
+  } catch (e) {
+    if (opts.signal?.aborted) return partial();
+    throw e;
+  }
+  const now = deps.now().toISOString();
+  state.repomdUrl = check.repomdUrl;
+  if (check.etag) state.etag = check.etag;
+  else delete state.etag;
+  if (check.lastModified) state.lastModified = check.lastModified;
+  else delete state.lastModified;
+  if (check.status === 'none') {
+    // the repository publishes no updateinfo (many AL2 extras topics): an empty, current stream;
+    // advisories it published before stay in the store (the next updateinfo supersedes them)
+    delete state.inProgress;
+    delete state.checksum;
+    state.syncedAt = now;
+    state.checkedAt = now;
+    await saveState(deps.objects, name, state);
+    deps.log.info('no updateinfo published', { ecosystem: name });
+    return { ecosystem: name, status: 'unchanged', records: 0, changedAdvisories: 0, changedKeys: 0, events: 0 };
+  }
+  if (check.status === 'unchanged') {
+    if (state.syncedAt) {
+      // still current: the summary says when it was last checked
+      state.checkedAt = now;
+      await saveState(deps.objects, name, state);
+    }
+    deps.log.info('feed unchanged', { ecosystem: name });
+    return { ecosystem: name, status: 'unchanged', records: 0, changedAdvisories: 0, changedKeys: 0, events: 0 };
+  }
+  const resuming = state.inProgress?.checksum === check.checksum;
+  const updateId = resuming ? state.inProgress!.updateId : `${name}@${check.checksum.slice(0, 16)}`;
+  state.inProgress = { updateId, checksum: check.checksum, part: resuming ? state.inProgress!.part : 0 };
+  const records = (async function* () {
+    try {
+      yield* alasUpdates(bytes!, { release: stream.release, where: check.updateinfoUrl });
+    } catch (e) {
+      if (e instanceof RangeError) throw new DrydockError('SOURCE_UNREADABLE', e.message, { cause: e });
+      throw e;
+    }
+  })();
+  const r = await ingest(deps, name, state, records, opts, () => undefined);
+  if (r.status === 'partial') return r;
+  state.checksum = check.checksum;
+  state.syncedAt = now;
+  state.checkedAt = now;
+  await saveState(deps.objects, name, state);
+  return r;
+}
+
+/**
+ * The one summary of every configured Amazon Linux stream (key feedSummaryKey("Amazon Linux")):
+ * covers "Amazon Linux:<release>" for each stream synced at least once; `syncedAt` is the
+ * OLDEST stream's last check, so one stream left behind makes the data stale (fail closed).
+ */
+async function saveAlasSummary(objects: ObjectStore, streams: readonly AlasStream[], now: Date): Promise<void> {
+  const ecosystems = new Set<string>();
+  let advisories = 0;
+  let oldest: string | undefined;
+  for (const stream of streams) {
+    const name = `alas/${stream.name}`;
+    const state = await loadState(objects, name, stream.mirrorList);
+    if (!state.syncedAt) continue;
+    ecosystems.add(`${ALAS_SUMMARY_BASE}:${stream.release}`);
+    for (const [, keys] of Object.values(state.advisories)) {
+      advisories++;
+      for (const k of keys) ecosystems.add(k.slice(0, k.indexOf('|')));
+    }
+    const checked = state.checkedAt ?? state.syncedAt;
+    if (!oldest || checked < oldest) oldest = checked;
+  }
+  if (!oldest) return;
+  const summary: FeedSummary = {
+    format: 'drydock.feed-summary/1',
+    ecosystem: ALAS_SUMMARY_BASE,
+    ecosystems: [...ecosystems].sort(),
+    advisories,
+    // no producedAt: an ALAS stream can go weeks without a new advisory (AL1 gets none) and still be
+    // current; its freshness is the last successful check of repomd.xml (the oldest stream's)
+    syncedAt: oldest < now.toISOString() ? oldest : now.toISOString(),
+  };
+  await objects.put(feedSummaryKey(ALAS_SUMMARY_BASE), JSON.stringify(summary), { contentType: 'application/json' });
 }
 
 /** What a completed sync of one feed covers and how fresh it is: small, read by every evaluation (evaluate.ts). */

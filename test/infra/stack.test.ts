@@ -551,8 +551,9 @@ describe('functions', () => {
       DRYDOCK_BUCKET: '<Bucket>',
       DRYDOCK_EVENT_BUS_NAME: 'default',
       DRYDOCK_OSV_ECOSYSTEMS: DEFAULT_OSV_ECOSYSTEMS.join(','),
+      DRYDOCK_ALAS_STREAMS: 'al2-core,al2023-core',
     });
-    expect(env(f, 'FeedSync')).toMatchObject({ DRYDOCK_OSV_ECOSYSTEMS: 'Debian,npm', DRYDOCK_OSV_URL: 'https://osv-mirror.example.org' });
+    expect(env(f, 'FeedSync')).toMatchObject({ DRYDOCK_OSV_ECOSYSTEMS: 'Debian,npm', DRYDOCK_ALAS_STREAMS: 'al2023-core,al2-extras/kernel-5.15', DRYDOCK_OSV_URL: 'https://osv-mirror.example.org' });
     expect(env(d, 'Rescan')).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       DRYDOCK_PACKAGE_INDEX_TABLE: '<PackageIndexTable>',

@@ -27,6 +27,7 @@ export const CONFIGS = {
     policyBundle: 'shared/policy/default-bundle.json',
     platform: 'linux/arm64',
     ecosystems: 'Debian,npm',
+    alasStreams: 'al2023-core,al2-extras/kernel-5.15',
     osvUrl: 'https://osv-mirror.example.org',
     layerCacheDays: '14',
     analyzerBatchSize: '2',
