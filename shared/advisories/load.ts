@@ -4,8 +4,9 @@
  * an OSV record, an OSV all.zip, the Debian tracker's JSON export, the tracker's list entries
  * as vuln-list writes them, an Alpine secdb (JSON or YAML), Amazon Linux updateinfo XML (gzip or
  * plain, streamed) and vuln-list's ALAS JSON, and for severity only NVD's CVE API
- * 2.0 JSON and CVE List V5 records (into a CvssStore). A file nothing recognises is an
- * issue; the others still load.
+ * 2.0 JSON and CVE List V5 records (into a CvssStore), and for exploitation only CISA's KEV
+ * catalog JSON and FIRST's EPSS CSV (gzip or plain, streamed; into an ExploitStore). A file
+ * nothing recognises is an issue; the others still load.
  */
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,9 +20,12 @@ import { osvRecordsFromZip, parseOsvRecord } from './osv.js';
 import { isNvdJson, readNvdJson } from './nvd.js';
 import { isCve5Record, readCve5Record } from './cve5.js';
 import { attachCvssStore, CvssStore } from './cvss-store.js';
+import { attachExploitStore, ExploitStore } from './exploit-store.js';
+import { isKevCatalog, readKevCatalog } from './kev.js';
+import { isEpssFile, readEpssCsv } from './epss.js';
 import type { Advisory, AdvisoryIssue, AdvisoryReadResult } from './types.js';
 
-export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json';
+export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json' | 'kev' | 'epss';
 
 export interface LoadedSource {
   path: string;
@@ -32,6 +36,8 @@ export interface LoadedSource {
   kept: number;
   /** severity-only sources (NVD API 2.0, CVE 5): CVE score records read (they name no package, so `advisories` is 0 and they cover no ecosystem) */
   scores?: number;
+  /** exploitation sources (KEV, EPSS): entries / scores read (enrichment: `advisories` is 0, they cover no ecosystem) */
+  exploits?: number;
   /** every ecosystem key ("Debian:12", "npm") any record of this source names, before the store's filter */
   ecosystems: string[];
   /** the feed's own timestamp: the newest record date (OSV `modified`, else `published`), ISO; undefined when the records carry none */
@@ -44,6 +50,8 @@ export interface LoadSummary {
   counts: Record<string, number>;
   /** per-CVE CVSS ratings read from NVD / CVE 5 files (also attached to the advisory store for the matcher) */
   cvss: CvssStore;
+  /** per-CVE KEV entries and EPSS scores (also attached to the advisory store for the matcher) */
+  exploits: ExploitStore;
 }
 
 export interface LoadOptions {
@@ -51,12 +59,15 @@ export interface LoadOptions {
   progress?: (records: number) => void;
   /** where NVD / CVE 5 ratings go (default: a new CvssStore, returned in the summary) */
   cvss?: CvssStore;
+  /** where KEV / EPSS data goes (default: a new ExploitStore, returned in the summary) */
+  exploits?: ExploitStore;
 }
 
 /** Load every path into `store`. A path that does not exist is an error; a bad record is an issue. */
 export async function loadAdvisories(paths: readonly string[], store: MemoryAdvisoryStore, opts: LoadOptions = {}): Promise<LoadSummary> {
-  const summary: LoadSummary = { sources: [], issues: [], counts: {}, cvss: opts.cvss ?? new CvssStore() };
+  const summary: LoadSummary = { sources: [], issues: [], counts: {}, cvss: opts.cvss ?? new CvssStore(), exploits: opts.exploits ?? new ExploitStore() };
   attachCvssStore(store, summary.cvss);
+  attachExploitStore(store, summary.exploits);
   let records = 0;
   const tick = (n: number) => {
     records += n;
@@ -95,6 +106,17 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       summary.sources.push(src);
       return;
     }
+    if (await isEpssFile(path)) {
+      // FIRST EPSS scores (gzip or plain CSV), streamed: enrichment only
+      const r = await readEpssCsv(path);
+      let kept = 0;
+      for (const sc of r.scores) if (summary.exploits.addEpss(sc)) kept++;
+      if (summary.exploits.epssFull) summary.issues.push({ where: path, message: 'exploit store full (limit MAX_EPSS_CVES scores): further EPSS scores are not kept' });
+      summary.sources.push({ path, kind: 'epss', advisories: 0, kept, exploits: r.scores.length, ecosystems: [], ...(r.scoreDate ? { producedAt: `${r.scoreDate}T00:00:00.000Z` } : {}) });
+      summary.issues.push(...r.issues);
+      for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+      return;
+    }
     if (await isXmlOrGzip(path)) {
       // Amazon Linux updateinfo (gzip or plain XML), streamed
       try {
@@ -116,6 +138,17 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       return;
     }
     const kind = sniff(json);
+    if (kind === 'kev') {
+      // CISA KEV catalog: enrichment only (known exploited, with the due date)
+      const r = readKevCatalog(json, path);
+      let kept = 0;
+      for (const e of r.entries) if (summary.exploits.addKev(e)) kept++;
+      if (summary.exploits.kevFull) summary.issues.push({ where: path, message: 'exploit store full (limit MAX_KEV_ENTRIES entries): further KEV entries are not kept' });
+      summary.sources.push({ path, kind, advisories: 0, kept, exploits: r.entries.length, ecosystems: [], ...(r.dateReleased ? { producedAt: r.dateReleased } : {}) });
+      summary.issues.push(...r.issues);
+      for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+      return;
+    }
     if (kind === 'nvd-api2' || kind === 'cve5') {
       // Severity only: per-CVE CVSS ratings into the CvssStore (the newest revision of a record wins).
       const r = kind === 'cve5' ? readCve5Record(json, path) : readNvdJson(json, path);
@@ -134,7 +167,7 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
     if (kind === 'alpine-secdb') return take(path, kind, await readAlpineSecdb(buf, { where: path }));
     if (kind === 'alas-json') return take(path, kind, readAlasVulnListJson(json, { where: path }));
     if (kind === 'debian-tracker-json') return take(path, kind, await readDebianTrackerJson(buf));
-    summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb, NVD API 2.0 JSON, CVE 5 record)' });
+    summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb, NVD API 2.0 JSON, CVE 5 record, CISA KEV catalog)' });
   };
 
   const loadDir = async (dir: string): Promise<void> => {
@@ -146,7 +179,7 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       if (vulnList && /^(CVE|DSA|DLA)$/.test(e.name)) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) await loadDir(p);
-      else if (e.isFile() && /\.(json|zip|ya?ml|xml|xml\.gz)$/i.test(e.name)) await loadFile(p);
+      else if (e.isFile() && /\.(json|zip|ya?ml|xml|xml\.gz|csv|csv\.gz)$/i.test(e.name)) await loadFile(p);
     }
   };
 
@@ -175,6 +208,7 @@ export function sniff(json: unknown): SourceKind | 'debian-vuln-list-entry' | un
   if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
   if (isAlasVulnListJson(o)) return 'alas-json';
+  if (isKevCatalog(o)) return 'kev';
   if (isCve5Record(o)) return 'cve5';
   if (isNvdJson(o)) return 'nvd-api2'; // before OSV: a bare NVD cve object has `id` and `affected` too
   if (typeof o.id === 'string' && (Array.isArray(o.affected) || typeof o.modified === 'string')) return 'osv';
@@ -213,7 +247,7 @@ export async function syncedFeeds(dir: string): Promise<string[]> {
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.name === 'all.zip' || e.name === 'tracker.json') out.push(p);
+      else if (e.name === 'all.zip' || e.name === 'tracker.json' || e.name === 'updateinfo.xml.gz') out.push(p); // updateinfo.xml.gz: Amazon Linux (alas-feed.ts)
     }
   };
   await walk(dir);

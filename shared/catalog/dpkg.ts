@@ -23,16 +23,24 @@
  * are returned as CatalogResult.ownership, so that language packages whose metadata a
  * Debian package installed (python3-requests' PKG-INFO) are marked as owned by it. A
  * package without a list (distroless status.d, a fixture without info/) owns nothing.
+ *
+ * Licences: from /usr/share/doc/<name>/copyright when it is machine-readable (DEP-5: a
+ * "Format:" line naming the copyright-format), every distinct `License:` short name of its
+ * paragraphs, Debian's short names (GPL-2+, LGPL-2.1, BSD-3-clause, Expat) turned into SPDX ids
+ * where the mapping is mechanical; anything else kept as written.
+ * A free-form copyright file gives no licence (never a guess).
  */
 import { PackageURL } from 'packageurl-js';
 import type { CatalogContext, CatalogResult, Cataloger, Distro, FileView, Package, ViewFile } from './types.js';
 import { distroQualifier } from './distro.js';
 import { FileIssues, textOf } from './file-issues.js';
+import { normalizeLicense } from './license.js';
 
 const STATUS_FILE = '/var/lib/dpkg/status';
 const STATUS_D_GLOB = '/var/lib/dpkg/status.d/*';
 const INFO_DIR = '/var/lib/dpkg/info';
 const INFO_LIST_GLOB = `${INFO_DIR}/*.list`;
+const COPYRIGHT_GLOB = '/usr/share/doc/*/copyright';
 
 
 /** First word of Status: what the user asked for. */
@@ -55,8 +63,8 @@ const METADATA_FIELDS: ReadonlyArray<readonly [field: string, key: string]> = [
 export const dpkgCataloger: Cataloger = {
   name: 'dpkg',
   kind: 'os',
-  version: 2,
-  needs: { exact: [STATUS_FILE], globs: [STATUS_D_GLOB, INFO_LIST_GLOB] },
+  version: 3,
+  needs: { exact: [STATUS_FILE], globs: [STATUS_D_GLOB, INFO_LIST_GLOB, COPYRIGHT_GLOB] },
   catalog(view: FileView, ctx: CatalogContext): CatalogResult {
     const result: CatalogResult = { packages: [], issues: [] };
     const status = view.get(STATUS_FILE);
@@ -64,6 +72,7 @@ export const dpkgCataloger: Cataloger = {
     for (const file of view.glob(STATUS_D_GLOB)) {
       if (!file.path.endsWith('.md5sums')) readDatabaseFile(file, 'status.d', ctx.distro, result);
     }
+    addCopyrightLicenses(view, result);
     const ownership = ownershipOf(view, result);
     if (ownership.length > 0) result.ownership = ownership;
     return result;
@@ -85,6 +94,56 @@ function ownershipOf(view: FileView, out: CatalogResult): NonNullable<CatalogRes
     if (paths.length > 0) ownership.push({ owner, paths });
   }
   return ownership;
+}
+
+/** Licences from each package's DEP-5 copyright file (packages that declare some already keep theirs). */
+function addCopyrightLicenses(view: FileView, out: CatalogResult): void {
+  for (const p of out.packages) {
+    if (p.type !== 'deb' || (p.licenses && p.licenses.length > 0) || !PACKAGE_NAME.test(p.name)) continue;
+    const file = view.get(`/usr/share/doc/${p.name}/copyright`);
+    if (!file) continue;
+    const licenses = dep5Licenses(textOf(file));
+    if (licenses.length > 0) p.licenses = licenses;
+  }
+}
+
+/** Debian's short licence names (copyright-format 1.0 §7.2) whose SPDX id is mechanical. */
+function debianShortName(name: string): string | undefined {
+  const m = /^(GPL|LGPL|AGPL|GFDL)-(\d(?:\.\d)?)(\+)?$/.exec(name);
+  if (m) {
+    const version = m[2]!.includes('.') ? m[2]! : `${m[2]!}.0`;
+    return `${m[1]!}-${version}-${m[3] ? 'or-later' : 'only'}`;
+  }
+  return undefined;
+}
+
+/** An SPDX id that is the short name itself in another case (BSD-3-clause, zlib), or Expat (MIT); nothing guessed. */
+function spdxSpelling(name: string): string | undefined {
+  if (name.toLowerCase() === 'expat') return 'MIT';
+  if (/\s/.test(name)) return undefined;
+  const id = normalizeLicense(name);
+  return id !== undefined && id.toLowerCase() === name.toLowerCase() ? id : undefined;
+}
+
+/**
+ * The licence short names of a machine-readable copyright file (empty when it is not one):
+ * the first line of every `License:` field, "A or B" / "A and B" kept as expressions.
+ */
+export function dep5Licenses(text: string): string[] {
+  const head = /^\s*Format:\s*(\S+)/i.exec(text.slice(0, 1024));
+  if (!head || !/copyright-format|dep5/i.test(head[1]!)) return [];
+  const names: string[] = [];
+  for (const m of text.matchAll(/^License:[ \t]*([^\n]*)$/gim)) {
+    const raw = m[1]!.trim().replace(/,$/, '');
+    if (!raw) continue;
+    const parts = raw.split(/\s+(or|and)\s+/i);
+    // one short name a part (no spaces: "GPL-3+ with Autoconf-data exception", "A and/or B" stay as written, never guessed at)
+    const mapped = parts.map((x, i) => (i % 2 ? x.toUpperCase() : (debianShortName(x) ?? spdxSpelling(x) ?? x)));
+    const value = mapped.length > 1 ? mapped.join(' ') : mapped[0]!;
+    if (!names.includes(value)) names.push(value);
+    if (names.length >= 64) break; // a bound: no package has more distinct licences than that
+  }
+  return names;
 }
 
 /** The paths of one info/*.list file: one absolute path a line; "/." (the root) is left out. */

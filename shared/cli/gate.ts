@@ -92,7 +92,9 @@ export async function freshnessOf(sources: readonly LoadedSource[], now: Date): 
       const st = await stat(s.path).catch(() => undefined);
       if (st) syncedAt = st.mtime.toISOString();
     }
-    const ref = producedAt ?? syncedAt;
+    // Amazon Linux updateinfo synced by `feeds sync`: current as of its last check (a stream may go
+    // weeks without a new ALAS and still be the latest; AL1 gets none), not its newest advisory
+    const ref = s.kind === 'alas-updateinfo' && meta?.checkedAt ? syncedAt : (producedAt ?? syncedAt);
     out.push({
       path: s.path,
       kind: s.kind,

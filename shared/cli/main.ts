@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DirLayerCache } from '../adapters/local/dir-layer-cache.js';
 import { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
 import { debianTrackerFeed, DEFAULT_OSV_ECOSYSTEMS, osvFeed, syncFeed } from '../advisories/feeds.js';
+import { ALAS_STREAMS, alasSourcesAt, DEFAULT_ALAS_STREAMS, resolveAlasStreams, syncAlasStreamToCache, validateAlasStreamNames } from '../advisories/alas-feed.js';
 import { loadAdvisories, syncedFeeds, type LoadedSource } from '../advisories/load.js';
 import type { Severity } from '../advisories/types.js';
 import { coverageOf, imageEcosystems, lookupsFor, matchInventory, severityRank, type Coverage, type MatchResult } from '../match/index.js';
@@ -24,6 +25,8 @@ import { scanImage, type ImageInventory } from '../scan.js';
 import { TOOL } from '../version.js';
 import { applyBundleAllowlists, bundleGatesVulnerabilities, DEFAULT_MAX_ADVISORY_AGE, formatAge, freshnessOf, groupByPath, parseAge, parseSeverity, parseSeverityList, scanNow, type SourceFreshness } from './gate.js';
 import { TerminalProgress } from './progress.js';
+import { DEFAULT_IGNORE_FILE, parseIgnoreFile, parseVex, SUPPRESS_LIMITS, type Suppressions } from '../match/suppress.js';
+import type { Finding } from '../match/index.js';
 
 /**
  * Exit codes. 1 (policy fail) and 2 (policy warn) are reserved for the policy engine; 4: a gate
@@ -72,9 +75,16 @@ Vulnerabilities:
       --fail-on <severity>    exit 1 when a finding is at least this severe (critical, high, medium,
                               low, negligible, unknown; any capitalisation). Findings a --policy
                               bundle's allowlist names are shown as suppressed and do not count.
+      --fail-on-kev           exit 1 when a finding is in CISA's Known Exploited Vulnerabilities catalog
+                              (a KEV catalog must be among the advisories, else exit 4; suppressed ones do not count)
       --severity <list>       show only findings of these severities (e.g. low,high); output only,
                               gates still see every finding
       --ignore-unfixed        leave out findings that have no fixed version yet
+      --ignore-file <path>    suppress findings the file names (YAML: id, package, purl, reason, expires;
+                              default ./.drydockignore.yaml when present); expired entries stop applying
+      --vex <path>            an OpenVEX 0.2.0 document (repeatable): not_affected / fixed statements
+                              suppress the finding for exactly the products they name. Suppressed
+                              findings stay in every output with their reason; gates do not count them.
       --max-advisory-age <age>  a gate over advisory data older than this fails (exit 4): 5d (default,
                               or $DRYDOCK_MAX_ADVISORY_AGE), 36h, 0 = no limit
       --allow-missing-advisories  let gates run over advisory data that misses an ecosystem of the
@@ -97,6 +107,10 @@ usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [-
   Downloads OSV all.zip feeds (default: ${DEFAULT_OSV_ECOSYSTEMS.join(', ')})
   into <cache-dir>/feeds, with conditional requests: an unchanged feed costs one request.
   --debian-tracker also fetches the Debian Security Tracker's JSON export (most precise for Debian).
+  --amazon fetches the Amazon Linux advisories (ALAS) of ${DEFAULT_ALAS_STREAMS.join(', ')}; --alas <stream>
+  names streams (${ALAS_STREAMS.map((x) => x.name).join(', ')}; al2-extras = every topic of extras-catalog.json,
+  al2-extras/<topic> one), via mirror.list → repomd.xml → updateinfo (sha256-checked), into <cache-dir>/feeds/alas.
+  With no feed named, both defaults. --alas-url <base> ($DRYDOCK_ALAS_URL): a mirror holding <base>/<stream>/mirror.list.
 
 usage: drydock submit | results | images | rescan  (against a deployed stack; drydock submit --help)
        drydock feeds sync --stack   runs the stack's feed-sync from here (advisories table, events)
@@ -108,7 +122,7 @@ ECR registries use your AWS credentials (ecr:GetAuthorizationToken).
 usage: drydock feeds status [--cache-dir <dir>] [--advisories <path>]...
   Lists advisory sources: kind, ecosystems, advisories, when produced and synced, age.
 
-Exit codes: 0 success / policy pass, 1 policy fail or a finding at or above --fail-on,
+Exit codes: 0 success / policy pass, 1 policy fail or a finding at or above --fail-on (or in KEV, --fail-on-kev),
 2 policy warn, 3 scan error, 4 advisory data missing or stale under a gate,
 64 usage error (also: an --advisories path that holds no advisory).`;
 
@@ -150,10 +164,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         limit: { type: 'string', multiple: true },
         advisories: { type: 'string', multiple: true },
         'fail-on': { type: 'string' },
+        'fail-on-kev': { type: 'boolean', default: false },
         severity: { type: 'string', multiple: true },
         'max-advisory-age': { type: 'string' },
         'allow-missing-advisories': { type: 'boolean', default: false },
         'ignore-unfixed': { type: 'boolean', default: false },
+        'ignore-file': { type: 'string' },
+        vex: { type: 'string', multiple: true },
         policy: { type: 'string' },
         'warn-exit-zero': { type: 'boolean', default: false },
         'secret-pattern': { type: 'string', multiple: true },
@@ -204,6 +221,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
     // The bundle is read before the image: a bad bundle fails fast, and nothing is downloaded for nothing.
     const bundle = o.policy === undefined ? undefined : o.policy === 'default' ? loadDefaultBundle() : parseBundle(await readBundleFile(o.policy), o.policy);
+    // So are the ignore file and VEX documents.
+    const suppressions = await loadSuppressions(o['ignore-file'], o.vex ?? [], now, io, o.quiet);
     const collector = bundle ? policyCollector(o['secret-pattern'] ?? []) : undefined;
     const registryTimeout = num('--registry-timeout', o['registry-timeout']);
     const source = await openSource(image, {
@@ -230,7 +249,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (advisoryPaths.length === 0) {
       if (!o.quiet) io.stderr.write(`note: no advisories (run \`drydock feeds sync\`, or pass --advisories <dir|zip>): ${bundle || failOn ? 'vulnerability gates see no data' : 'packages only'}\n`);
     } else {
-      ({ matches, sources } = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'] }));
+      ({ matches, sources } = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'], suppressions }));
     }
     // Coverage: every ecosystem of the image must be covered by some loaded source.
     const sourceEcosystems = new Set(sources.flatMap((s) => s.ecosystems));
@@ -238,16 +257,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     for (const [i, m] of matches.entries()) if (m) m.coverage = coverages[i];
     const freshness = await freshnessOf(groupByPath(advisoryPaths, sources), now);
     const advisoriesUpdatedAt = advisoryPaths.length > 0 ? await oldestUpdate(advisoryPaths) : undefined;
-    const contexts = results.map((r, i) => policyContext(r, { now, ...(matches[i] ? { vulnerabilities: matches[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) }));
+    // The policy engine applies its own allowlists; findings the ignore file or a VEX document suppress never reach its gates.
+    const gateView = matches.map((m) => m && { ...m, findings: m.findings.filter((f) => !isExternalSuppression(f)) });
+    const contexts = results.map((r, i) => policyContext(r, { now, ...(gateView[i] ? { vulnerabilities: gateView[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) }));
     // The bundle's allowlists apply to --fail-on too: the findings are marked suppressed, never dropped.
     if (bundle) for (const [i, m] of matches.entries()) if (m) applyBundleAllowlists(bundle, contexts[i]!, m.findings);
     const verdicts: PolicyResult[] = bundle ? contexts.map((ctx) => evaluatePolicy(bundle, ctx)) : [];
-    const gated = failOn !== undefined || (bundle !== undefined && bundleGatesVulnerabilities(bundle));
+    const failOnKev = o['fail-on-kev'];
+    const gated = failOn !== undefined || failOnKev || (bundle !== undefined && bundleGatesVulnerabilities(bundle));
     const uncovered = [...new Set(coverages.flatMap((c) => c.uncovered))].sort();
     const stale = maxAgeMs > 0 ? freshness.filter((f) => f.ageMs !== undefined && f.ageMs > maxAgeMs) : [];
     const maxAgeText = o['max-advisory-age'] ?? io.env.DRYDOCK_MAX_ADVISORY_AGE ?? DEFAULT_MAX_ADVISORY_AGE;
     const problems = [
       ...(uncovered.length > 0 ? [`advisory data missing for ${uncovered.join(', ')}: no loaded source covers ${uncovered.length === 1 ? 'it' : 'them'}`] : []),
+      ...(failOnKev && !sources.some((s) => s.kind === 'kev') ? ['known-exploited data missing: --fail-on-kev needs a CISA KEV catalog among the advisories (known_exploited_vulnerabilities.json)'] : []),
       ...stale.map((f) => `advisory data stale: ${f.path} (${f.kind}) is ${formatAge(f.ageMs!)} old (${f.producedAt ? `produced ${f.producedAt}` : `synced ${f.syncedAt}`}), older than --max-advisory-age ${maxAgeText}`),
     ];
     // Output filter only: gates below still see every finding.
@@ -263,7 +286,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     else if (o.output === 'cyclonedx' || o.output === 'spdx') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an SBOM describes one image: pick one platform with --platform instead of --all-platforms');
       // Loaded on demand: the SBOM libraries cost every other run their start-up time.
-      if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL));
+      if (o.output === 'cyclonedx') io.stdout.write((await import('../report/cyclonedx.js')).renderCycloneDx(results[0]!, TOOL, shown[0]));
       else io.stdout.write((await import('../report/spdx.js')).renderSpdx(results[0]!, TOOL));
     } else if (o.output === 'html') {
       if (results.length !== 1) throw new DrydockError('CONFIG', 'an HTML report describes one image: pick one platform with --platform instead of --all-platforms');
@@ -287,16 +310,23 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     const verdictCode = verdicts.some((v) => v.verdict === 'fail') ? EXIT.fail : verdicts.some((v) => v.verdict === 'warn') && !o['warn-exit-zero'] ? EXIT.warn : EXIT.ok;
     if (verdictCode === EXIT.fail) return EXIT.fail;
+    if (failOnKev) {
+      const kev = matches.flatMap((m) => m?.findings ?? []).filter((f) => f.kev && !f.suppressed);
+      if (kev.length > 0) {
+        io.stderr.write(`drydock: ${kev.length} known exploited finding(s) (CISA KEV: ${[...new Set(kev.map((f) => f.id))].slice(0, 5).join(', ')}${kev.length > 5 ? ', …' : ''}) (--fail-on-kev)\n`);
+        return EXIT.fail;
+      }
+    }
     if (failOn) {
       const bar = severityRank(failOn);
       const hits = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
       const worst = hits.filter((f) => !f.suppressed);
       const suppressed = hits.length - worst.length;
       if (worst.length > 0) {
-        io.stderr.write(`drydock: ${worst.length} finding(s) at or above ${failOn} (--fail-on ${failOn})${suppressed > 0 ? `; ${suppressed} more suppressed by the policy allowlist` : ''}\n`);
+        io.stderr.write(`drydock: ${worst.length} finding(s) at or above ${failOn} (--fail-on ${failOn})${suppressed > 0 ? `; ${suppressed} more suppressed by the policy allowlist, ignore file or VEX` : ''}\n`);
         return EXIT.fail;
       }
-      if (suppressed > 0 && !o.quiet) io.stderr.write(`note: ${suppressed} finding(s) at or above ${failOn} suppressed by the policy allowlist (--fail-on ${failOn} passes)\n`);
+      if (suppressed > 0 && !o.quiet) io.stderr.write(`note: ${suppressed} finding(s) at or above ${failOn} suppressed by the policy allowlist, ignore file or VEX (--fail-on ${failOn} passes)\n`);
     }
     return verdictCode;
   } catch (e) {
@@ -311,6 +341,36 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** Suppressed by the ignore file or a VEX document (not by a policy allowlist, which the policy engine applies itself). */
+function isExternalSuppression(f: Finding): boolean {
+  return f.suppressed?.by === 'ignore-file' || f.suppressed?.by === 'vex';
+}
+
+/** The ignore file (named, else ./.drydockignore.yaml when present) and the VEX documents; expired entries warned about. */
+async function loadSuppressions(ignoreFile: string | undefined, vexPaths: readonly string[], now: Date, io: CliIO, quiet: boolean): Promise<Suppressions | undefined> {
+  const read = async (path: string, what: string, max: number, optional: boolean): Promise<string | undefined> => {
+    const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
+      if (optional && e.code === 'ENOENT') return undefined;
+      throw new DrydockError('CONFIG', `${what} ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    if (!st) return undefined;
+    if (!st.isFile()) throw new DrydockError('CONFIG', `${what} ${path}: not a file`);
+    if (st.size > max) throw new DrydockError('CONFIG', `${what} ${path}: ${st.size} bytes, larger than the limit of ${max} bytes`);
+    return readFile(path, 'utf8');
+  };
+  const path = ignoreFile ?? DEFAULT_IGNORE_FILE;
+  const text = await read(path, 'ignore file', SUPPRESS_LIMITS.maxIgnoreFileBytes, ignoreFile === undefined);
+  const out: Suppressions = { ignore: [], vex: [] };
+  if (text !== undefined) {
+    const parsed = parseIgnoreFile(text, path, now);
+    out.ignore = parsed.entries;
+    for (const w of parsed.warnings) io.stderr.write(`warning: ${w}\n`);
+    if (!quiet && ignoreFile === undefined) io.stderr.write(`note: ignore file ${path}: ${parsed.entries.length} entr${parsed.entries.length === 1 ? 'y' : 'ies'} in force\n`);
+  }
+  for (const p of vexPaths) out.vex.push(...parseVex((await read(p, 'VEX document', SUPPRESS_LIMITS.maxVexBytes, false))!, p));
+  return out.ignore.length > 0 || out.vex.length > 0 ? out : undefined;
+}
+
 function cacheDirOf(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   return flag ?? env.DRYDOCK_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'drydock');
 }
@@ -320,7 +380,7 @@ async function matchAll(
   results: ImageInventory[],
   paths: string[],
   io: CliIO,
-  opts: { quiet: boolean; ignoreUnfixed: boolean },
+  opts: { quiet: boolean; ignoreUnfixed: boolean; suppressions?: Suppressions },
 ): Promise<{ matches: MatchResult[]; sources: LoadedSource[] }> {
   const keys = new Set<string>();
   for (const r of results) for (const p of r.packages) for (const l of lookupsFor(p, r.distro).lookups) keys.add(packageKeyString(l.key));
@@ -341,7 +401,7 @@ async function matchAll(
   }
   const out: MatchResult[] = [];
   for (const r of results) {
-    const m = await matchInventory(r, store);
+    const m = await matchInventory(r, store, opts.suppressions ? { suppressions: opts.suppressions, imageDigests: [r.image.manifestDigest, ...(r.image.indexDigest ? [r.image.indexDigest] : [])] } : {});
     if (opts.ignoreUnfixed) m.findings = m.findings.filter((f) => f.fixState === 'fixed');
     m.counts.findings = m.findings.length;
     for (const i of m.issues) io.stderr.write(`warning: ${i.message}\n`);
@@ -355,7 +415,7 @@ function jsonFreshness(f: SourceFreshness) {
 }
 
 const FEEDS_USAGE =
-  'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--cache-dir <dir>] [--stack]\n       drydock feeds status [--cache-dir <dir>] [--advisories <path>]...';
+  'usage: drydock feeds sync [--ecosystem <OSV ecosystem>]... [--debian-tracker] [--osv-url <base>] [--amazon] [--alas <stream>]... [--alas-url <base>] [--cache-dir <dir>] [--stack]\n       drydock feeds status [--cache-dir <dir>] [--advisories <path>]...';
 
 /**
  * `drydock feeds status`: every source (the synced feeds, or the --advisories paths) with its
@@ -405,6 +465,9 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
         'debian-tracker': { type: 'boolean', default: false },
         'osv-url': { type: 'string' },
         'debian-tracker-url': { type: 'string' },
+        alas: { type: 'string', multiple: true },
+        amazon: { type: 'boolean', default: false },
+        'alas-url': { type: 'string' },
         'cache-dir': { type: 'string' },
         advisories: { type: 'string', multiple: true },
         stack: { type: 'boolean', default: false },
@@ -424,13 +487,32 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
   if (o.stack) {
     // the deployed stack's feed-sync, run from here: advisories table, feed state in the bucket, events on the bus
     const { feedsSyncStack } = await import('./stack.js');
-    return feedsSyncStack(o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL, io);
+    const alasStack = [...new Set([...(o.amazon ? DEFAULT_ALAS_STREAMS : []), ...(o.alas ?? [])])];
+    try {
+      validateAlasStreamNames(alasStack);
+    } catch (e) {
+      io.stderr.write(`drydock: ${(e as Error).message}\n`);
+      return EXIT.usage;
+    }
+    const alasUrl = o['alas-url'] ?? io.env.DRYDOCK_ALAS_URL;
+    return feedsSyncStack(o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL, io, { streams: alasStack, ...(alasUrl ? { baseUrl: alasUrl } : {}) });
   }
   const dir = join(cacheDirOf(o['cache-dir'], io.env), 'feeds');
-  const feeds = (o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS).map((e) => osvFeed(e, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL));
+  // Amazon Linux streams: --alas <stream>... and/or --amazon (the default streams); with no feed named at all, the defaults of both
+  const alasOnly = !o.ecosystem && !o['debian-tracker'] && !o['debian-tracker-url'] && (o.amazon || Boolean(o.alas));
+  const nothingNamed = !o.ecosystem && !o['debian-tracker'] && !o['debian-tracker-url'] && !o.amazon && !o.alas;
+  const alasNames = [...new Set([...(o.amazon || nothingNamed ? DEFAULT_ALAS_STREAMS : []), ...(o.alas ?? [])])];
+  try {
+    validateAlasStreamNames(alasNames);
+  } catch (e) {
+    io.stderr.write(`drydock: ${(e as Error).message}\n${FEEDS_USAGE}\n`);
+    return EXIT.usage;
+  }
+  const feeds = alasOnly ? [] : (o.ecosystem ?? DEFAULT_OSV_ECOSYSTEMS).map((e) => osvFeed(e, o['osv-url'] ?? io.env.DRYDOCK_OSV_URL));
   if (o['debian-tracker'] || o['debian-tracker-url']) feeds.push(debianTrackerFeed(o['debian-tracker-url']));
   const tty = !o.quiet && io.stderr.isTTY;
   let failed = 0;
+  let offline = false;
   for (const feed of feeds) {
     try {
       const r = await syncFeed(feed, {
@@ -444,10 +526,40 @@ async function feedsCommand(argv: string[], io: CliIO): Promise<number> {
       failed++;
       io.stderr.write(`drydock: ${feed.name}: ${isDrydockError(e) ? `${e.code}: ${e.message}` : (e as Error).message}\n`);
       // Offline, every other feed fails the same way: say it once.
-      if (isDrydockError(e) && e.code === 'NETWORK' && /cannot reach/.test(e.message)) break;
+      if (isDrydockError(e) && e.code === 'NETWORK' && /cannot reach/.test(e.message)) {
+        offline = true;
+        break;
+      }
     }
   }
+  if (alasNames.length > 0 && !offline) failed += await syncAlas(alasNames, dir, o['alas-url'] ?? io.env.DRYDOCK_ALAS_URL, io);
   return failed > 0 ? EXIT.scanError : EXIT.ok;
+}
+
+/** `feeds sync` for Amazon Linux streams (shared/advisories/alas-feed.ts): the number that failed. */
+async function syncAlas(names: string[], dir: string, baseUrl: string | undefined, io: CliIO): Promise<number> {
+  const opts = { streams: baseUrl ? alasSourcesAt(baseUrl) : ALAS_STREAMS };
+  const say = (name: string, e: unknown) => io.stderr.write(`drydock: ${name}: ${isDrydockError(e) ? `${e.code}: ${e.message}` : (e as Error).message}\n`);
+  const isOffline = (e: unknown) => isDrydockError(e) && e.code === 'NETWORK' && /cannot reach/.test(e.message);
+  let streams;
+  try {
+    streams = await resolveAlasStreams(names, opts);
+  } catch (e) {
+    say('alas', e);
+    return 1;
+  }
+  let failed = 0;
+  for (const stream of streams) {
+    try {
+      const r = await syncAlasStreamToCache(stream, dir, opts);
+      io.stdout.write(r.status === 'none' ? `${r.feed}: no updateinfo published\n` : `${r.feed}: ${r.status} (${r.bytes} bytes) ${r.path}\n`);
+    } catch (e) {
+      failed++;
+      say(`alas/${stream.name}`, e);
+      if (isOffline(e)) break;
+    }
+  }
+  return failed;
 }
 
 async function readBundleFile(path: string): Promise<string> {

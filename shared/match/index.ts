@@ -13,7 +13,10 @@ import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import type { Coverage } from './coverage.js';
 import { applySeverityFallback } from './severity.js';
 import { cvssStoreOf, type CvssLookup } from '../advisories/cvss-store.js';
+import { exploitStoreOf, type ExploitLookup } from '../advisories/exploit-store.js';
+import { applyExploitData } from './exploit.js';
 import { alasEntryApplies, annotateAlasFindings, isAlasEcosystem } from './alas.js';
+import { applySuppressions, type Suppressions } from './suppress.js';
 import { comparatorFor, InvalidVersionError, rangeContains, type Comparator } from '../versions/index.js';
 
 /** Why one advisory entry matched one package: enough to check the finding by hand. */
@@ -58,10 +61,15 @@ export interface Finding {
   /** what to do about it, when the source says more than "upgrade to fixedIn" (ALAS: see match/alas.ts) */
   remediation?: string;
   /**
-   * Set when an allowlist (the --policy bundle's, applied to --fail-on too) suppresses the
+   * Set when an allowlist (the --policy bundle's, applied to --fail-on too), the ignore file
+   * (`by: "ignore-file"`) or an OpenVEX statement (`by: "vex"`, match/suppress.ts) suppresses the
    * finding: it stays in every output, marked, and no longer counts toward a gate.
    */
   suppressed?: { by: string; reason: string };
+  /** in CISA's Known Exploited Vulnerabilities catalog (by id or a CVE alias): dates YYYY-MM-DD; ransomware when KEV says "Known" */
+  kev?: { dateAdded: string; dueDate: string; ransomware?: boolean };
+  /** FIRST's EPSS: probability of exploitation in 30 days (0–1), its percentile (0–1), the score date */
+  epss?: { score: number; percentile?: number; date: string };
 }
 
 export interface MatchIssue {
@@ -97,6 +105,12 @@ export interface MatchOptions {
   matchOwnedPackages?: boolean;
   /** per-CVE CVSS ratings for findings whose sources give no severity (default: the one the loader attached to the store) */
   cvss?: CvssLookup;
+  /** KEV / EPSS data for findings (default: the one the loader attached to the store) */
+  exploits?: ExploitLookup;
+  /** an ignore file's entries and OpenVEX statements (match/suppress.ts): matching findings are marked suppressed, never dropped */
+  suppressions?: Suppressions;
+  /** the scanned image's digests, for OpenVEX products that name an image by digest */
+  imageDigests?: readonly string[];
 }
 
 /** Source ranks: a distro's own tracker knows its backports best. */
@@ -233,8 +247,10 @@ export async function matchInventory(
   }
   annotateAlasFindings(result.findings, inventory.distro, (id) => issuedById.get(id));
   applySeverityFallback(result.findings, opts.cvss ?? cvssStoreOf(store));
+  applyExploitData(result.findings, opts.exploits ?? exploitStoreOf(store));
   result.findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.package.name.localeCompare(b.package.name) || a.id.localeCompare(b.id));
   result.counts.findings = result.findings.length;
+  if (opts.suppressions) applySuppressions(result.findings, opts.suppressions, { imageDigests: opts.imageDigests ?? [] });
   return result;
 }
 

@@ -9,7 +9,7 @@ import { SEVERITIES } from '../advisories/types.js';
 import { DrydockError } from '../errors.js';
 import { matchInventory, severityRank, type Finding } from '../match/index.js';
 import { bundleGatesVulnerabilities, coverageOf, formatAge, imageEcosystems, type Coverage } from '../match/coverage.js';
-import { feedSummaryKey, type FeedSummary } from './feed-sync.js';
+import { ALAS_SUMMARY_BASE, feedSummaryKey, type FeedSummary } from './feed-sync.js';
 import { evaluatePolicy, loadDefaultBundle, parseBundle } from '../policy/index.js';
 import { policyContext } from '../policy/context.js';
 import type { PolicyBundle, PolicyResult } from '../policy/types.js';
@@ -243,8 +243,9 @@ function advisoryDataOf(coverages: readonly Coverage[], summaries: ReadonlyMap<s
     const ref = s.producedAt ?? (s.lastModified && !Number.isNaN(Date.parse(s.lastModified)) ? new Date(s.lastModified).toISOString() : undefined) ?? s.syncedAt;
     const ageMs = Math.max(0, now.getTime() - Date.parse(ref));
     const ageDays = Number.isNaN(ageMs) ? undefined : Math.floor(ageMs / 86_400_000);
-    sources.push({ feed: `osv/${s.ecosystem}`, ...(s.producedAt ? { producedAt: s.producedAt } : {}), syncedAt: s.syncedAt, ...(ageDays !== undefined ? { ageDays } : {}) });
-    if (gate.maxAgeMs > 0 && !Number.isNaN(ageMs) && ageMs > gate.maxAgeMs) problems.push(`advisory data stale: osv/${s.ecosystem} is ${formatAge(ageMs)} old, older than DRYDOCK_MAX_ADVISORY_AGE ${gate.maxAgeText}`);
+    const feed = s.ecosystem === ALAS_SUMMARY_BASE ? 'alas/Amazon Linux' : `osv/${s.ecosystem}`;
+    sources.push({ feed, ...(s.producedAt ? { producedAt: s.producedAt } : {}), syncedAt: s.syncedAt, ...(ageDays !== undefined ? { ageDays } : {}) });
+    if (gate.maxAgeMs > 0 && !Number.isNaN(ageMs) && ageMs > gate.maxAgeMs) problems.push(`advisory data stale: ${feed} is ${formatAge(ageMs)} old, older than DRYDOCK_MAX_ADVISORY_AGE ${gate.maxAgeText}`);
   }
   const ages = sources.flatMap((s) => (s.ageDays !== undefined ? [s.ageDays] : []));
   return {
@@ -284,7 +285,7 @@ function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Findin
   return [...findings]
     .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id))
     .slice(0, n)
-    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}), ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}) }));
+    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}), ...(f.kev ? { kev: f.kev } : {}), ...(f.epss ? { epss: f.epss } : {}), ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}) }));
 }
 
 function policySummary(p: PolicyResult): NonNullable<ResultMessage['policy']> {

@@ -67,6 +67,9 @@ export interface FindingBrief {
   package: string;
   version: string;
   fixedIn?: string;
+  /** known exploited (CISA KEV) / likely exploited (FIRST EPSS), when those feeds were loaded */
+  kev?: { dateAdded: string; dueDate: string; ransomware?: boolean };
+  epss?: { score: number; percentile?: number; date: string };
   /** a multi-platform image: the platforms (os/arch[/variant]) the finding is on */
   platforms?: string[];
 }

@@ -408,7 +408,10 @@ function findingsSection(inv: ImageInventory, match: MatchResult | undefined): s
         `<td>${escapeHtml(f.package.name)} <span class="muted">${escapeHtml(f.package.type)}</span></td>` +
         `<td class="mono">${escapeHtml(f.package.version)}${src}</td>` +
         `<td class="mono" data-v="${escapeHtml(f.fixedIn ?? `~${FIX_LABEL[f.fixState] ?? f.fixState}`)}">${fix}</td>` +
-        `<td class="mono" data-v="${layer.index}">${escapeHtml(layer.text)}</td></tr>`
+        `<td class="mono" data-v="${layer.index}">${escapeHtml(layer.text)}</td>` +
+        // known exploited (CISA KEV): a badge with the due date; sorts KEV first (ransomware above)
+        `<td data-v="${f.kev ? (f.kev.ransomware ? 2 : 1) : 0}">${f.kev ? `<span class="sev sev-critical kev" title="CISA KEV: added ${escapeHtml(f.kev.dateAdded)}${f.kev.ransomware ? ', known ransomware use' : ''}">KEV</span> <span class="muted">due ${escapeHtml(f.kev.dueDate)}</span>` : ''}</td>` +
+        `<td class="mono" data-v="${f.epss?.score ?? -1}">${f.epss ? `${escapeHtml(f.epss.score.toFixed(3))}${f.epss.percentile !== undefined ? ` <span class="muted">p${Math.floor(f.epss.percentile * 100)}</span>` : ''}` : ''}</td></tr>`
       );
     })
     .join('\n');
@@ -423,6 +426,8 @@ function findingsSection(inv: ImageInventory, match: MatchResult | undefined): s
     sortHead('Installed', { key: 'installed' }) +
     sortHead('Fixed in', { key: 'fixed' }) +
     sortHead('Layer', { key: 'layer', type: 'number' }) +
+    sortHead('KEV', { key: 'kev', type: 'number', first: 'descending' }) +
+    sortHead('EPSS', { key: 'epss', type: 'number', first: 'descending' }) +
     `</tr></thead><tbody>\n${rows}\n</tbody></table></section>`
   );
 }

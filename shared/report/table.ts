@@ -1,6 +1,7 @@
 import { formatPlatform } from '../image/platform.js';
 import { SEVERITIES } from '../advisories/types.js';
-import type { Coverage, MatchResult } from '../match/index.js';
+import { severityRank, type Coverage, type MatchResult } from '../match/index.js';
+import { compareByExploitation } from '../match/exploit.js';
 import { severityFromCvssFallback } from '../match/severity.js';
 import type { PolicyResult } from '../policy/types.js';
 import type { ImageInventory } from '../scan.js';
@@ -62,7 +63,12 @@ function brief(ids: readonly string[]): string {
   return ids.length > 2 ? `${ids.slice(0, 2).join(' ')} +${ids.length - 2}` : ids.join(' ');
 }
 
-/** The findings table: worst first; ID ALIASES PACKAGE INSTALLED FIXED-IN SEVERITY LAYER. */
+/**
+ * The findings table: known exploited (CISA KEV) first, then severity, then EPSS score;
+ * ID ALIASES PACKAGE INSTALLED FIXED-IN SEVERITY [EPSS] LAYER. A KEV finding's id carries
+ * "[KEV due YYYY-MM-DD]" ("ransomware" added when KEV says so); the EPSS column (score and
+ * percentile) appears when some finding has an EPSS score.
+ */
 export function renderFindingsTable(inv: ImageInventory, match: MatchResult): string {
   const out: string[] = [];
   const bySeverity = new Map<string, number>();
@@ -73,17 +79,20 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
   if (match.counts.ownedByOsPackage > 0) out.push(`${match.counts.ownedByOsPackage} language packages installed by OS packages were judged through those OS packages' advisories`);
   if (match.findings.length > 0) {
     out.push('');
-    const rows = match.findings.map((f) => [
-      f.id,
+    const sorted = [...match.findings].sort((a, b) => compareByExploitation(a, b, severityRank));
+    const withEpss = sorted.some((f) => f.epss);
+    const rows = sorted.map((f) => [
+      f.kev ? `${f.id} [KEV due ${f.kev.dueDate}${f.kev.ransomware ? ', ransomware' : ''}]` : f.id,
       brief(f.aliases.length > 0 ? f.aliases : (f.related ?? [])),
       f.package.name,
       f.evidence[0]?.version && f.evidence[0].version !== f.package.version ? `${f.package.version} (src ${f.evidence[0].version})` : f.package.version,
       f.fixedIn ?? FIX_LABEL[f.fixState] ?? '',
       // a severity taken from the CVE records / NVD names its rater: "high (nvd)", "low (cna:openssl)"; the sources' own stays bare (JSON always names it: severitySource)
       severityFromCvssFallback(f) ? `${f.severity} (${f.severitySource})` : f.severity,
+      ...(withEpss ? [f.epss ? `${f.epss.score.toFixed(3)}${f.epss.percentile !== undefined ? ` (p${Math.floor(f.epss.percentile * 100)})` : ''}` : ''] : []),
       f.suppressed ? `${shortLayer(inv, f.layer)}  suppressed (${f.suppressed.by}: ${f.suppressed.reason})` : shortLayer(inv, f.layer),
     ]);
-    out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', 'LAYER'], ...rows]));
+    out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', ...(withEpss ? ['EPSS'] : []), 'LAYER'], ...rows]));
   }
   out.push('');
   return out.join('\n');

@@ -34,7 +34,7 @@ const stanza = (name: string, extra = '', status = 'install ok installed') =>
 describe('dpkgCataloger', () => {
   it('declares the dpkg database paths', () => {
     expect(dpkgCataloger.name).toBe('dpkg');
-    expect(dpkgCataloger.needs).toEqual({ exact: ['/var/lib/dpkg/status'], globs: ['/var/lib/dpkg/status.d/*', '/var/lib/dpkg/info/*.list'] });
+    expect(dpkgCataloger.needs).toEqual({ exact: ['/var/lib/dpkg/status'], globs: ['/var/lib/dpkg/status.d/*', '/var/lib/dpkg/info/*.list', '/usr/share/doc/*/copyright'] });
   });
 
   it('builds the whole package value', () => {

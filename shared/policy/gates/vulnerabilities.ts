@@ -50,6 +50,15 @@
  * some ecosystem of the image (ctx.vulnerabilities.coverage.uncovered: the OS release or a
  * language ecosystem with packages). Trigger id "vulnerability_data_unavailable".
  *
+ * Trigger `kev` (Drydock's, not Anchore's) — one fire per finding in CISA's Known Exploited
+ * Vulnerabilities catalog (Finding.kev, from a KEV catalog loaded with the advisories);
+ * trigger id "<vulnerability id>+<package name>" (as `package`, so the same allowlist items apply).
+ *   past_due      true: only findings whose KEV due date has passed (the day after dueDate,
+ *                 UTC, at ctx.now); false: only findings still within it; absent: every KEV finding
+ *   vendor_only   default true: won't-fix findings do not count (as `package`)
+ * The default bundle STOPs on past_due=true and WARNs on past_due=false. With no KEV catalog
+ * loaded no finding carries `kev` and the trigger cannot fire (KEV is an optional feed).
+ *
  * Trigger `denylist` (Anchore's older name `blacklist` is accepted as a second entry) —
  * vulnerability_ids (list, required; matched against a finding's id and aliases),
  * vendor_only (default true: won't-fix findings do not count). Fires once per listed id
@@ -60,6 +69,7 @@ import type { RE2JS } from 're2js';
 import { distroEcosystem } from '../../advisories/ecosystems.js';
 import { SEVERITIES, type Severity } from '../../advisories/types.js';
 import type { Finding } from '../../match/index.js';
+import { kevPastDue } from '../../match/exploit.js';
 import type { Gate, ParamSpec, ParamValues, PolicyContext, Trigger, TriggerFire } from '../types.js';
 
 /** Anchore's order, least severe first. */
@@ -190,6 +200,31 @@ const dataUnavailableTrigger: Trigger = {
   },
 };
 
+const kevTrigger: Trigger = {
+  name: 'kev',
+  description: "Triggers for each vulnerability in CISA's Known Exploited Vulnerabilities catalog (optionally only those past, or within, the catalog's due date).",
+  params: [
+    { name: 'past_due', type: 'boolean', description: 'If true, only KEV findings past their due date; if false, only those not yet due; absent: all KEV findings.' },
+    { name: 'vendor_only', type: 'boolean', default: 'true', description: 'If true, ignore findings the vendor has marked as will not fix.' },
+  ],
+  evaluate(ctx, p) {
+    const pastDue = p.past_due as boolean | undefined;
+    const vendorOnly = (p.vendor_only as boolean | undefined) ?? true;
+    const out: TriggerFire[] = [];
+    for (const f of ctx.vulnerabilities?.findings ?? []) {
+      if (!f.kev) continue;
+      if (vendorOnly && f.fixState === 'wont-fix') continue;
+      const late = kevPastDue(f, ctx.now);
+      if (pastDue !== undefined && pastDue !== late) continue;
+      const parts = [`Known exploited vulnerability ${f.id} (CISA KEV, added ${f.kev.dateAdded}${f.kev.ransomware ? ', known ransomware use' : ''}) in ${f.package.name} ${f.package.version}`];
+      parts.push(late ? `past its due date ${f.kev.dueDate}` : `due ${f.kev.dueDate}`);
+      parts.push(f.fixState === 'fixed' ? `fixed in ${f.fixedIn ?? 'a later version'}` : `no fix (${f.fixState})`);
+      out.push({ triggerId: `${f.id}+${f.package.name}`, message: parts.join('; ') });
+    }
+    return out;
+  },
+};
+
 function denylistTrigger(name: string): Trigger {
   return {
     name,
@@ -217,5 +252,5 @@ function denylistTrigger(name: string): Trigger {
 export const vulnerabilitiesGate: Gate = {
   name: 'vulnerabilities',
   description: 'CVE/vulnerability checks.',
-  triggers: [packageTrigger, staleFeedTrigger, dataUnavailableTrigger, denylistTrigger('denylist'), denylistTrigger('blacklist')],
+  triggers: [packageTrigger, staleFeedTrigger, dataUnavailableTrigger, kevTrigger, denylistTrigger('denylist'), denylistTrigger('blacklist')],
 };
