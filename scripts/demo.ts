@@ -34,10 +34,17 @@ let code = 1;
 try {
   const { reference } = await pushToRegistry(layout, 'bookworm', { host: registry.host, username: 'demo', password: 'demo-password' }, 'library/debian:bookworm');
   // Offline and real: the Debian Security Tracker entries beside the repo (point-in-time data),
+  // with the NVD and CVE List records of the CVEs they name (severities where Debian gives none),
   // unless the user names advisories or has synced feeds (`drydock feeds sync`).
   const extra = process.argv.slice(2);
   const tracker = join(SHARED_FIXTURES, 'advisories', 'debian', 'security-tracker');
-  if (!extra.includes('--advisories') && existsSync(tracker) && !existsSync(join(homedir(), '.cache', 'drydock', 'feeds'))) extra.push('--advisories', tracker);
+  if (!extra.includes('--advisories') && existsSync(tracker) && !existsSync(join(homedir(), '.cache', 'drydock', 'feeds'))) {
+    extra.push('--advisories', tracker);
+    for (const d of ['nvd-api2-debian', 'cve5-debian']) {
+      const records = join(SHARED_FIXTURES, 'advisories', 'nvd', d);
+      if (existsSync(records)) extra.push('--advisories', records);
+    }
+  }
   say(`drydock scan ${reference} ${extra.join(' ')}`);
   code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ['bin/drydock.mjs', 'scan', reference, ...extra], {

@@ -247,7 +247,7 @@ function imageSection(input: HtmlReportInput, names: Names): string {
     fact('Platform', escapeHtml(formatPlatform(inv.image.platform))) +
     fact('Distro', escapeHtml(distro)) +
     fact('Created', inv.image.config?.created ? escapeHtml(inv.image.config.created) : undefined) +
-    fact('Size', `${escapeHtml(bytes(size))} compressed, ${inv.image.layers.length} layers, ${inv.packages.length} packages`) +
+    fact('Size', `${escapeHtml(bytes(size))} compressed, ${inv.image.layers.length} layer${inv.image.layers.length === 1 ? '' : 's'}, ${inv.packages.length} package${inv.packages.length === 1 ? '' : 's'}`) +
     fact('Reference', code(inv.image.reference)) +
     '</dl></section>'
   );

@@ -23,7 +23,7 @@ export function renderTable(results: ImageInventory[], matches: ReadonlyArray<Ma
     const d = inv.distro;
     const distro = d ? `${d.prettyName ?? [d.id, d.versionId].filter(Boolean).join(' ')}` : 'unknown distro';
     out.push(`${inv.image.reference}  ${formatPlatform(inv.image.platform)}  ${inv.image.manifestDigest}`);
-    out.push(`${distro}, ${inv.image.layers.length} layers, ${inv.packages.length} packages`);
+    out.push(`${distro}, ${plural(inv.image.layers.length, 'layer')}, ${plural(inv.packages.length, 'package')}`);
     out.push('');
     const match = matches[i];
     const coverage = match?.coverage ?? (match ? opts.coverages?.[i] : undefined);
@@ -116,4 +116,9 @@ export function renderPolicy(result: PolicyResult): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+/** "1 layer", "2 layers" */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

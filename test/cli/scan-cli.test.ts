@@ -49,7 +49,7 @@ describe('drydock scan', () => {
   it('prints the table with name, version, source, arch and layer', async () => {
     const { code, out } = await cli('scan', ref);
     expect(code).toBe(EXIT.ok);
-    expect(out).toContain('Debian GNU/Linux 12 (bookworm), 1 layers, 2 packages');
+    expect(out).toContain('Debian GNU/Linux 12 (bookworm), 1 layer, 2 packages');
     expect(out).toMatch(/^NAME\s+VERSION\s+SOURCE\s+ARCH\s+LAYER$/m);
     expect(out).toMatch(/^libssl3\s+3\.0\.15-1~deb12u1\s+openssl\s+amd64\s+#0 [0-9a-f]{12}$/m);
   });
