@@ -90,7 +90,8 @@ export class DockerArchiveSource implements ImageSource {
       throw new DrydockError('MANIFEST_NOT_FOUND', `the archive holds ${list.length} images; name one with :<repo:tag> (tags: ${tags.join(', ')})`, { context: this.ctx });
     }
     const want = this.tag;
-    const hit = list.find((e) => (e.RepoTags ?? []).some((t) => t === want || t.endsWith(`/${want}`)));
+    const full = fullRepoTag(want);
+    const hit = list.find((e) => (e.RepoTags ?? []).some((t) => t === want || t.endsWith(`/${want}`) || fullRepoTag(t) === full));
     if (!hit) throw new DrydockError('MANIFEST_NOT_FOUND', `no image tagged "${want}" in the archive (tags: ${tags.join(', ') || 'none'})`, { context: this.ctx });
     return hit;
   }
@@ -142,4 +143,20 @@ export class DockerArchiveSource implements ImageSource {
     if (!path) throw new DrydockError('BLOB_NOT_FOUND', `blob ${descriptor.digest} is not in the archive`, { context: { ...this.ctx, layer: descriptor.digest } });
     return path;
   }
+}
+
+/**
+ * A RepoTag in its full form, so that `docker save`'s familiar "debian:bookworm" and skopeo's
+ * "docker.io/library/debian:bookworm" name the same image: no registry → docker.io, a Docker Hub
+ * name without a namespace → library/, no tag → latest.
+ */
+export function fullRepoTag(repoTag: string): string {
+  const slash = repoTag.lastIndexOf('/');
+  const colon = repoTag.lastIndexOf(':');
+  const [name, tag] = colon > slash ? [repoTag.slice(0, colon), repoTag.slice(colon + 1)] : [repoTag, 'latest'];
+  const first = name.split('/')[0]!;
+  const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  let full = hasRegistry ? name : `docker.io/${name}`;
+  if (full.startsWith('docker.io/') && !full.slice('docker.io/'.length).includes('/')) full = `docker.io/library/${full.slice('docker.io/'.length)}`;
+  return `${full}:${tag}`;
 }

@@ -4,7 +4,7 @@ import { DrydockError } from '../errors.js';
  * Image references as users type them:
  *   registry refs   [host[:port]/]repo[:tag][@sha256:…]   (Docker Hub: "nginx" → docker.io/library/nginx:latest)
  *   ECR             <account>.dkr.ecr.<region>.amazonaws.com/repo:tag
- *   local sources   oci:<dir>[:tag]   oci-archive:<tar>[:tag]   docker-archive:<tar>[:repo:tag]
+ *   local sources   oci:<dir>[:tag]   oci-archive:<tar>[:tag]   docker-archive:<tar>[:repo:tag] (the tar's path ends at its first ":")
  */
 export type ImageReference = RegistryReference | LocalReference;
 
@@ -51,14 +51,25 @@ export function parseReference(input: string): ImageReference {
 
 function parseLocal(kind: LocalReference['kind'], rest: string, original: string): LocalReference {
   if (!rest) throw bad(original, `${kind}: needs a path, e.g. ${kind}:/path/to/${kind === 'oci' ? 'layout' : 'image.tar'}`);
-  // A tag follows the last ":" that comes after the last "/" (paths may hold ":" in directory names).
-  // docker-archive tags are "repo:tag", so for them take the first ":" after the last "/".
-  const slash = rest.lastIndexOf('/');
-  const tail = rest.slice(slash + 1);
-  const colon = kind === 'docker-archive' ? tail.indexOf(':') : tail.lastIndexOf(':');
-  if (colon < 0) return { kind, path: rest, original };
-  const path = rest.slice(0, slash + 1 + colon);
-  const tag = tail.slice(colon + 1);
+  // oci / oci-archive: a tag follows the last ":" that comes after the last "/" (paths may hold
+  // ":" in directory names). docker-archive: the path ends at the first ":", as skopeo and
+  // containers/image read it, because its tag is a whole docker reference that may itself hold
+  // "/" and ":" (docker-archive:save.tar:docker.io/library/debian:bookworm).
+  let path: string;
+  let tag: string;
+  if (kind === 'docker-archive') {
+    const colon = rest.indexOf(':');
+    if (colon < 0) return { kind, path: rest, original };
+    path = rest.slice(0, colon);
+    tag = rest.slice(colon + 1);
+  } else {
+    const slash = rest.lastIndexOf('/');
+    const tail = rest.slice(slash + 1);
+    const colon = tail.lastIndexOf(':');
+    if (colon < 0) return { kind, path: rest, original };
+    path = rest.slice(0, slash + 1 + colon);
+    tag = tail.slice(colon + 1);
+  }
   if (!path) throw bad(original, `${kind}: needs a path before the tag`);
   if (!tag) return { kind, path, original };
   return { kind, path, tag, original };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DrydockError } from '../../shared/errors.js';
 import { apiHost, formatReference, isLoopbackHost, manifestReference, parseReference } from '../../shared/image/reference.js';
+import { fullRepoTag } from '../../shared/image/docker-archive.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -77,6 +78,9 @@ describe('parseReference: local sources', () => {
     ['oci-archive:/tmp/image.tar:v1', 'oci-archive', '/tmp/image.tar', 'v1'],
     ['docker-archive:/tmp/save.tar', 'docker-archive', '/tmp/save.tar', undefined],
     ['docker-archive:/tmp/save.tar:app:1.0', 'docker-archive', '/tmp/save.tar', 'app:1.0'],
+    // the RepoTag is a whole docker reference, with "/" and ":" of its own
+    ['docker-archive:/tmp/save.tar:docker.io/library/debian:bookworm', 'docker-archive', '/tmp/save.tar', 'docker.io/library/debian:bookworm'],
+    ['docker-archive:save.tar:localhost:5000/team/app:1.0', 'docker-archive', 'save.tar', 'localhost:5000/team/app:1.0'],
   ])('%s', (input, kind, path, tag) => {
     const r = parseReference(input);
     expect(r).toMatchObject({ kind, path });
@@ -99,5 +103,19 @@ describe('isLoopbackHost', () => {
     ['localhost.example.com', false],
   ])('%s → %s', (host, loop) => {
     expect(isLoopbackHost(host)).toBe(loop);
+  });
+});
+
+describe('docker-archive RepoTags in their full form (docker save writes familiar names, skopeo full ones)', () => {
+  it.each([
+    ['debian:bookworm', 'docker.io/library/debian:bookworm'],
+    ['docker.io/library/debian:bookworm', 'docker.io/library/debian:bookworm'],
+    ['docker.io/debian:bookworm', 'docker.io/library/debian:bookworm'],
+    ['team/app', 'docker.io/team/app:latest'],
+    ['localhost:5000/team/app:1.0', 'localhost:5000/team/app:1.0'],
+    ['localhost/app:2', 'localhost/app:2'],
+    ['ghcr.io/org/app:1', 'ghcr.io/org/app:1'],
+  ])('%s → %s', (tag, full) => {
+    expect(fullRepoTag(tag)).toBe(full);
   });
 });
