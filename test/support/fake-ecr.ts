@@ -14,9 +14,8 @@
  * tag HEADed for its digest and media type) — a Distribution registry cannot list untagged
  * manifests, so a test that needs them (the children of a pushed index) gives the list itself.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { answer, listenLocal } from './aws-json.js';
 
 export interface EcrImage {
   repository: string;
@@ -188,15 +187,9 @@ export async function startFakeEcr(opts: FakeEcrOptions = {}): Promise<FakeEcr> 
     }
   }
 
-  function answer(res: ServerResponse, status: number, doc: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(doc));
-  }
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     registryId,
     requests,
     setImages(s) {

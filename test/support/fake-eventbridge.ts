@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { answer, listenLocal } from './aws-json.js';
 
 export interface WireEntry {
   Source?: string;
@@ -107,15 +107,9 @@ export async function startFakeEventBridge(): Promise<FakeEventBridge> {
     answer(res, 200, { FailedEntryCount: failed, Entries: results });
   }
 
-  function answer(res: ServerResponse, status: number, doc: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(doc));
-  }
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     accepted,
     failEntries(f) {

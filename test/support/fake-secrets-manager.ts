@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { answer, listenLocal } from './aws-json.js';
 
 export interface FakeSecret {
   arn: string;
@@ -68,15 +68,9 @@ export async function startFakeSecretsManager(): Promise<FakeSecretsManager> {
     return answer(res, 400, { __type: 'UnknownOperationException', message: `the mock knows GetSecretValue and PutSecretValue, not ${target}` });
   }
 
-  function answer(res: ServerResponse, status: number, doc: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify(doc));
-  }
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     put(arn, name, value) {
       byArn.set(arn, { arn, name, ...(value !== undefined ? { value } : {}), versionId: randomUUID(), created: Date.now() });
