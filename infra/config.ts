@@ -8,7 +8,7 @@ import { DEFAULT_ALAS_STREAMS, validateAlasStreamNames } from '../shared/advisor
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
 import { parseLimits } from '../shared/layers/extract.js';
 import { parseAge } from '../shared/match/coverage.js';
-import type { PublishMode } from '../shared/pipeline/config.js';
+import { isVexKey, type PublishMode } from '../shared/pipeline/config.js';
 
 export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
@@ -71,6 +71,20 @@ export interface DrydockSettings {
   publish?: PublishMode;
   /** an OSV mirror (DRYDOCK_OSV_URL) */
   osvUrl?: string;
+  /** an Amazon Linux repository mirror holding <stream>/mirror.list (DRYDOCK_ALAS_URL) */
+  alasUrl?: string;
+  /**
+   * CISA KEV and FIRST EPSS synced by feed-sync into the bucket and put on the evaluator's findings
+   * (DRYDOCK_EXPLOIT_FEEDS=1 on both); with the default bundle's kev rules, missing or stale KEV
+   * fails the verdict closed. Default true.
+   */
+  exploitFeeds: boolean;
+  /** the KEV catalog's URL (DRYDOCK_KEV_URL; default CISA's) */
+  kevUrl?: string;
+  /** the EPSS scores' URL (DRYDOCK_EPSS_URL; default FIRST's current scores) */
+  epssUrl?: string;
+  /** OpenVEX documents in the bucket (keys under vex/) whose statements suppress findings (DRYDOCK_VEX_KEYS); the evaluator may read exactly these */
+  vexKeys: string[];
 }
 
 export const DEFAULT_SETTINGS: DrydockSettings = {
@@ -92,6 +106,8 @@ export const DEFAULT_SETTINGS: DrydockSettings = {
   rescanDays: 1,
   reconcileHours: 6,
   resultRetentionDays: 180,
+  exploitFeeds: true,
+  vexKeys: [],
 };
 
 export const DEFAULT_POLICY_KEY = 'policies/bundle.json';
@@ -125,6 +141,11 @@ export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   limits: 'comma-separated name=value of the scan budget (shared/layers/extract.ts), e.g. maxKeptBytes=512M,maxExpansionRatio=1000',
   publish: 'always | change | fail',
   osvUrl: 'https URL of an OSV mirror',
+  alasUrl: 'https URL of an Amazon Linux repository mirror (<stream>/mirror.list beneath it)',
+  exploitFeeds: 'true | false',
+  kevUrl: 'https URL of the CISA KEV catalog JSON (a mirror)',
+  epssUrl: 'https URL of the FIRST EPSS scores CSV (gzip; a mirror)',
+  vexKeys: 'comma-separated S3 keys under vex/ of OpenVEX documents',
 };
 
 export class SettingsError extends Error {
@@ -184,12 +205,17 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
   if (alasStreams) s.alasStreams = alasStreams;
   const limits = list('limits');
   if (limits) s.limits = limits;
+  const vexKeys = list('vexKeys');
+  if (vexKeys) s.vexKeys = vexKeys;
   const slackStatuses = list('slackStatuses');
   if (slackStatuses) s.slackStatuses = slackStatuses as ResultStatus[];
   for (const [key, value] of [
     ['slack', bool('slack')],
     ['reservedConcurrency', bool('reservedConcurrency')],
     ['allowMissingAdvisories', bool('allowMissingAdvisories')],
+    ['exploitFeeds', bool('exploitFeeds')],
+    ['kevUrl', str('kevUrl')],
+    ['epssUrl', str('epssUrl')],
     ['maxAdvisoryAge', str('maxAdvisoryAge')],
     ['reportUrlTtlSeconds', int('reportUrlTtlSeconds', 60, 604_800)],
     ['layerCacheDays', int('layerCacheDays', 1, 3650)],
@@ -206,6 +232,7 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
     ['platform', str('platform')],
     ['publish', str('publish')],
     ['osvUrl', str('osvUrl')],
+    ['alasUrl', str('alasUrl')],
   ] as const) {
     if (value !== undefined) (s as unknown as Record<string, unknown>)[key] = value;
   }
@@ -251,6 +278,11 @@ export function settingsProblems(s: DrydockSettings): string[] {
   if (s.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(s.platform)) problems.push(`platform: ${JSON.stringify(s.platform)} is not os/arch[/variant]`);
   if (s.publish !== undefined && !['always', 'change', 'fail'].includes(s.publish)) problems.push(`publish: ${JSON.stringify(s.publish)} must be always, change or fail`);
   if (s.osvUrl !== undefined && !/^https:\/\/[^\s]+$/.test(s.osvUrl)) problems.push(`osvUrl: ${JSON.stringify(s.osvUrl)} is not an https URL`);
+  if (s.alasUrl !== undefined && !/^https:\/\/[^\s]+$/.test(s.alasUrl)) problems.push(`alasUrl: ${JSON.stringify(s.alasUrl)} is not an https URL`);
+  for (const key of ['kevUrl', 'epssUrl'] as const) if (s[key] !== undefined && !/^https:\/\/[^\s,]+$/.test(s[key])) problems.push(`${key}: ${JSON.stringify(s[key])} is not an https URL`);
+  // exact keys: the evaluator is granted these objects and no others
+  for (const k of s.vexKeys) if (!isVexKey(k)) problems.push(`vexKeys: ${JSON.stringify(k)} is not a plain S3 key under vex/`);
+  if (new Set(s.vexKeys).size !== s.vexKeys.length) problems.push('vexKeys: a key is listed twice');
   if (![1, 2].includes(s.analyzerBatchSize)) problems.push(`analyzerBatchSize: ${s.analyzerBatchSize} must be 1 or 2`);
   // props given in code are not range-checked by settingsFromContext
   for (const [key, min, max] of [

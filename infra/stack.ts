@@ -35,6 +35,7 @@ import { OBJECT_KEYS } from '../shared/pipeline/deps.js';
 // FEED_SYNC_REQUESTED_DETAIL_TYPE: what feed-sync puts on the bus when it stops at its deadline with
 // work left; the FeedSyncRequestedRule runs it again at once and it resumes from its checkpoint
 import { FEED_EVENT_DETAIL_TYPE, FEED_EVENT_SOURCE, FEED_SYNC_REQUESTED_DETAIL_TYPE } from '../shared/pipeline/feed-sync.js';
+import { EXPLOIT_KEYS } from '../shared/advisories/exploit-feed.js';
 import { parseBundle } from '../shared/policy/bundle.js';
 import { CONTEXT_KEYS, DEFAULT_POLICY_KEY, DEFAULT_SETTINGS, SettingsError, settingsProblems, type DrydockSettings } from './config.js';
 import { PipelineFunction, RUNTIME } from './functions.js';
@@ -279,6 +280,8 @@ export class DrydockStack extends Stack {
         ...(settings.publish ? { DRYDOCK_PUBLISH: settings.publish } : {}),
         ...(settings.allowMissingAdvisories ? { DRYDOCK_ALLOW_MISSING_ADVISORIES: '1' } : {}),
         ...(settings.maxAdvisoryAge !== undefined ? { DRYDOCK_MAX_ADVISORY_AGE: settings.maxAdvisoryAge } : {}),
+        ...(settings.exploitFeeds ? { DRYDOCK_EXPLOIT_FEEDS: '1' } : {}),
+        ...(settings.vexKeys.length ? { DRYDOCK_VEX_KEYS: settings.vexKeys.join(',') } : {}),
       },
     });
     this.feedSync = new PipelineFunction(this, 'FeedSync', {
@@ -297,6 +300,8 @@ export class DrydockStack extends Stack {
         DRYDOCK_OSV_ECOSYSTEMS: settings.ecosystems.join(','),
         DRYDOCK_ALAS_STREAMS: settings.alasStreams.join(','),
         ...(settings.osvUrl ? { DRYDOCK_OSV_URL: settings.osvUrl } : {}),
+        ...(settings.alasUrl ? { DRYDOCK_ALAS_URL: settings.alasUrl } : {}),
+        ...(settings.exploitFeeds ? { DRYDOCK_EXPLOIT_FEEDS: '1', ...(settings.kevUrl ? { DRYDOCK_KEV_URL: settings.kevUrl } : {}), ...(settings.epssUrl ? { DRYDOCK_EPSS_URL: settings.epssUrl } : {}) } : {}),
       },
     });
     this.rescan = new PipelineFunction(this, 'Rescan', {
@@ -615,6 +620,9 @@ export class DrydockStack extends Stack {
     allow(f.role, 'ReadFeedSummaries', ['s3:GetObject'], [`${this.bucket.bucketArn}/${PREFIXES.feeds}*.summary.json`], reason);
     allow(f.role, 'WriteReports', ['s3:PutObject'], [this.objects(PREFIXES.reports)], reason);
     if (this.policyKey) allow(f.role, 'ReadPolicyBundle', ['s3:GetObject'], [`${this.bucket.bucketArn}/${this.policyKey}`]);
+    // KEV / EPSS as feed-sync leaves them (shared/advisories/exploit-feed.ts EXPLOIT_KEYS): exactly these objects
+    if (this.settings.exploitFeeds) allow(f.role, 'ReadExploitData', ['s3:GetObject'], Object.values(EXPLOIT_KEYS).map((k) => `${this.bucket.bucketArn}/${k}`));
+    if (this.settings.vexKeys.length) allow(f.role, 'ReadVexDocuments', ['s3:GetObject'], this.settings.vexKeys.map((k) => `${this.bucket.bucketArn}/${k}`));
     this.grantListBucket(f);
     allow(f.role, 'SendPoisonMessages', ['sqs:SendMessage'], [this.evaluateDeadLetters.queueArn]);
     this.grantPublishResults(f);

@@ -4,7 +4,10 @@
  * ecosystems (DRYDOCK_OSV_ECOSYSTEMS, streamed, conditional requests), upserts the changed
  * advisories into the advisories table and puts "Advisories Updated" events with the changed
  * package keys (shared/pipeline/feed-sync.ts). Then the Amazon Linux updateinfo streams
- * (DRYDOCK_ALAS_STREAMS, default al2-core,al2023-core; empty: none) the same way.
+ * (DRYDOCK_ALAS_STREAMS, default al2-core,al2023-core; empty: none) the same way. Then, with
+ * DRYDOCK_EXPLOIT_FEEDS=1, CISA KEV and FIRST EPSS (DRYDOCK_KEV_URL, DRYDOCK_EPSS_URL) into the
+ * bucket's compact objects for the evaluator; a KEV change announces the affected package keys
+ * (shared/pipeline/exploit-sync.ts).
  *
  * A run that reaches its deadline checkpoints and returns normally (`complete: false`, not a
  * failure: no retry, no dead letter, no alarm), then puts one "Feed Sync Requested" event
@@ -40,7 +43,17 @@ const deps: FeedSyncDeps = { advisories: core.advisories, objects: core.objects,
 export const handler = middy(async (event: unknown, context: Context) => {
   const signal = AbortSignal.timeout(Math.max(1000, context.getRemainingTimeInMillis() - core.config.deadlineMarginMs));
   const baseUrl = process.env.DRYDOCK_OSV_URL?.trim();
-  return feedSyncInvocation(deps, event, { ecosystems, alasStreams, ...(alasSources ? { alasSources } : {}), ...(baseUrl ? { baseUrl } : {}), signal });
+  const { exploitFeeds, kevUrl, epssUrl } = core.config;
+  return feedSyncInvocation(deps, event, {
+    ecosystems,
+    alasStreams,
+    ...(alasSources ? { alasSources } : {}),
+    ...(baseUrl ? { baseUrl } : {}),
+    exploitFeeds,
+    ...(kevUrl ? { kevUrl } : {}),
+    ...(epssUrl ? { epssUrl } : {}),
+    signal,
+  });
 })
   .use(injectLambdaContext(tools.logger, { resetKeys: true }))
   .use(logMetrics(tools.metrics, { captureColdStartMetric: true }));

@@ -13,6 +13,17 @@ import { DrydockError } from '../errors.js';
 
 export const OSV_BASE_URL = 'https://osv-vulnerabilities.storage.googleapis.com';
 export const DEBIAN_TRACKER_URL = 'https://security-tracker.debian.org/tracker/data/json';
+/** CISA's Known Exploited Vulnerabilities catalog (JSON, schema known_exploited_vulnerabilities_schema.json). */
+export const KEV_URL = 'https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json';
+/**
+ * FIRST's EPSS scores of the day (gzip CSV), run by Empirical Security for FIRST since 2025 (the
+ * old epss.cyentia.com host redirects here); it redirects to the dated epss_scores-YYYY-MM-DD.csv.gz,
+ * whose first line names the model and score date.
+ */
+export const EPSS_URL = 'https://epss.empiricalsecurity.com/epss_scores-current.csv.gz';
+/** The cached file names of the exploitation feeds (syncedFeeds in load.ts looks for them). */
+export const KEV_FILE = 'known_exploited_vulnerabilities.json';
+export const EPSS_FILE = 'epss_scores-current.csv.gz';
 
 /** OSV ecosystems synced when none are named: the ones the catalogers produce packages for. */
 export const DEFAULT_OSV_ECOSYSTEMS = ['Debian', 'Alpine', 'Ubuntu', 'Rocky Linux', 'AlmaLinux', 'npm', 'PyPI', 'Go', 'Maven', 'RubyGems', 'NuGet', 'Packagist', 'crates.io'];
@@ -23,7 +34,13 @@ export interface Feed {
   url: string;
   /** file name inside the feed's cache directory */
   file: string;
+  /** a download larger than this is refused (the cached copy is kept), the limit named in the error */
+  maxBytes?: number;
 }
+
+/** Download bounds of the exploitation feeds (the KEV catalog is ~1.5 MB, EPSS's gzip CSV ~2 MB in 2025). */
+export const MAX_KEV_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+export const MAX_EPSS_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 
 export function osvFeed(ecosystem: string, base = OSV_BASE_URL): Feed {
   return { name: `osv/${ecosystem}`, url: `${base.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`, file: 'all.zip' };
@@ -31,6 +48,16 @@ export function osvFeed(ecosystem: string, base = OSV_BASE_URL): Feed {
 
 export function debianTrackerFeed(url = DEBIAN_TRACKER_URL): Feed {
   return { name: 'debian-tracker', url, file: 'tracker.json' };
+}
+
+/** CISA KEV: enrichment (known exploited, with the due date), never coverage; cached as kev/known_exploited_vulnerabilities.json. */
+export function kevFeed(url = KEV_URL): Feed {
+  return { name: 'kev', url, file: KEV_FILE, maxBytes: MAX_KEV_DOWNLOAD_BYTES };
+}
+
+/** FIRST EPSS: enrichment (likely exploited), never coverage; cached as epss/epss_scores-current.csv.gz. */
+export function epssFeed(url = EPSS_URL): Feed {
+  return { name: 'epss', url, file: EPSS_FILE, maxBytes: MAX_EPSS_DOWNLOAD_BYTES };
 }
 
 export interface FeedMeta {
@@ -124,6 +151,10 @@ export async function syncFeed(feed: Feed, opts: FeedSyncOptions): Promise<FeedS
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
+      if (feed.maxBytes !== undefined && bytes > feed.maxBytes) {
+        cb(new DrydockError('LIMIT_EXCEEDED', `${feed.url}: more than maxBytes (${feed.maxBytes}) bytes: refused, the cached copy was kept`));
+        return;
+      }
       opts.progress?.(feed.name, bytes, total);
       cb(null, chunk);
     },

@@ -44,6 +44,18 @@ export interface PipelineConfig {
   advisoryGate: { allowMissing: boolean; maxAgeMs: number; maxAgeText: string };
   /** results rows expire (DynamoDB TTL `expiresAt`) this many days after their evaluation; 0: kept forever */
   resultRetentionDays: number;
+  /**
+   * CISA KEV and FIRST EPSS (DRYDOCK_EXPLOIT_FEEDS=1; the stack sets it unless exploitFeeds=false):
+   * feed-sync syncs them into the bucket, the evaluator puts them on findings and fails closed
+   * when KEV is missing or stale and the policy bundle has a `kev` rule. Unset: off.
+   */
+  exploitFeeds: boolean;
+  /** the KEV catalog's URL (DRYDOCK_KEV_URL; default CISA's) */
+  kevUrl?: string;
+  /** the EPSS scores' URL (DRYDOCK_EPSS_URL; default FIRST's current scores) */
+  epssUrl?: string;
+  /** OpenVEX documents in the bucket (DRYDOCK_VEX_KEYS, keys under vex/): their not_affected / fixed statements suppress the evaluator's findings */
+  vexKeys: string[];
 }
 
 export const DEFAULT_CONFIG: PipelineConfig = {
@@ -58,6 +70,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   concurrency: 3,
   resultRetentionDays: 180,
   limits: {},
+  exploitFeeds: false,
+  vexKeys: [],
   advisoryGate: { allowMissing: false, maxAgeMs: parseAge('DRYDOCK_MAX_ADVISORY_AGE', DEFAULT_MAX_ADVISORY_AGE), maxAgeText: DEFAULT_MAX_ADVISORY_AGE },
 };
 
@@ -128,6 +142,10 @@ export const ENVIRONMENT = {
   ...Object.fromEntries(LIMIT_NAMES.map((n) => [limitEnvName(n), `scan budget: ${n} (default ${DEFAULT_LIMITS[n]}, shared/layers/extract.ts)`])),
   DRYDOCK_RECONCILE_MAX_JOBS: 'scan jobs the reconciliation sends per run at most (default 1000)',
   DRYDOCK_RESULT_RETENTION_DAYS: 'days a results row is kept after its evaluation (DynamoDB TTL expiresAt; default 180, 0 = forever)',
+  DRYDOCK_EXPLOIT_FEEDS: '1: feed-sync syncs CISA KEV and FIRST EPSS, the evaluator uses them (and fails closed on missing or stale KEV when the bundle has a kev rule); unset or 0: off',
+  DRYDOCK_KEV_URL: "the KEV catalog's URL (default CISA's known_exploited_vulnerabilities.json)",
+  DRYDOCK_EPSS_URL: "the EPSS scores' URL (default FIRST's epss_scores-current.csv.gz)",
+  DRYDOCK_VEX_KEYS: 'comma-separated S3 keys (under vex/) of OpenVEX 0.2.0 documents whose statements suppress findings',
 } as const;
 
 export function loadConfig(env: Record<string, string | undefined>, need: ReadonlyArray<keyof PipelineResources> = Object.keys(RESOURCE_VARS) as Array<keyof PipelineResources>): { config: PipelineConfig; resources: PipelineResources } {
@@ -193,8 +211,24 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
   }
   const policyKey = env.DRYDOCK_POLICY_KEY?.trim();
   if (policyKey) config.policyKey = policyKey;
+  const exploitFeeds = env.DRYDOCK_EXPLOIT_FEEDS?.trim();
+  if (exploitFeeds && exploitFeeds !== '1' && exploitFeeds !== '0') problems.push(`DRYDOCK_EXPLOIT_FEEDS=${JSON.stringify(exploitFeeds)} must be 1 or 0`);
+  config.exploitFeeds = exploitFeeds === '1';
+  for (const [name, field] of [['DRYDOCK_KEV_URL', 'kevUrl'], ['DRYDOCK_EPSS_URL', 'epssUrl']] as const) {
+    const url = env[name]?.trim();
+    if (!url) continue;
+    if (/^https?:\/\/[^\s]+$/.test(url)) config[field] = url;
+    else problems.push(`${name}=${JSON.stringify(url)} is not an http(s) URL`);
+  }
+  config.vexKeys = list('DRYDOCK_VEX_KEYS');
+  for (const k of config.vexKeys) if (!isVexKey(k)) problems.push(`DRYDOCK_VEX_KEYS: ${JSON.stringify(k)} is not a plain S3 key under vex/`);
   if (problems.length) {
     throw new DrydockError('CONFIG', `invalid Drydock configuration:\n  - ${problems.join('\n  - ')}`);
   }
   return { config, resources };
+}
+
+/** A VEX document's key: a plain S3 key under `vex/` (the evaluator is granted exactly these keys). */
+export function isVexKey(k: string): boolean {
+  return /^vex\/[A-Za-z0-9!_.'()/-]+$/.test(k) && !k.endsWith('/') && !k.includes('..') && k.length <= 512;
 }

@@ -15,6 +15,8 @@ import { policyContext } from '../policy/context.js';
 import type { PolicyBundle, PolicyResult } from '../policy/types.js';
 import { ConditionFailedError, type ImageRecord, type RecordedError, type ResultRecord } from '../ports/stores.js';
 import { renderHtmlReport } from '../report/html.js';
+import { EXPLOIT_KEYS, loadExploitData, type ExploitData } from '../advisories/exploit-feed.js';
+import { parseVex, SUPPRESS_LIMITS, type Suppressions } from '../match/suppress.js';
 import { TOOL } from '../version.js';
 import { decodeInventory, packageIndexEntries } from './analyze.js';
 import type { ImageInventory } from '../scan.js';
@@ -87,6 +89,10 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     : [{ key: record.inventoryKey, platform: record.platform, manifestDigest: record.manifestDigest }];
   const bundle = await loadBundle(deps);
   const gate = deps.config.advisoryGate;
+  // KEV / EPSS (DRYDOCK_EXPLOIT_FEEDS): a rescan for a KEV change names the version it needs (trigger kev@<version>#<part>)
+  const exploit = deps.config.exploitFeeds ? await loadExploitData(deps.objects, { ...(wantedKevVersion(job) ? { wantKevVersion: wantedKevVersion(job)! } : {}) }) : undefined;
+  for (const issue of exploit?.issues ?? []) deps.log.warn('exploitation data unreadable: treated as missing', { issue });
+  const suppressions = await loadVex(deps);
   const evals: PlatformEvaluation[] = [];
   const coverages: Coverage[] = [];
   const summaries = new Map<string, FeedSummary | undefined>();
@@ -94,19 +100,31 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     const bytes = await deps.objects.get(t.key);
     if (!bytes) throw new DrydockError('SOURCE_UNREADABLE', `the inventory ${t.key} is missing from the bucket`, { kind: 'retryable', context: { image: job.digest } });
     const inv = decodeInventory(bytes, t.key);
-    const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest));
+    const match = await matchInventory(inv, await prefetchAdvisories(deps, inv, job.digest), {
+      ...(exploit ? { exploits: exploit.lookup } : {}),
+      ...(suppressions ? { suppressions, imageDigests: [...new Set([job.digest, record.digest, record.manifestDigest, t.manifestDigest, inv.image.manifestDigest].filter((d): d is string => !!d))] } : {}),
+    });
     // Coverage by the synced feeds' summaries: vulnerability_data_unavailable fires on an uncovered ecosystem.
     const ecosystems = imageEcosystems(inv);
-    for (const base of new Set(ecosystems.map((e) => e.split(':')[0]!))) if (!summaries.has(base)) summaries.set(base, await feedSummary(deps, base));
+    for (const base of new Set(ecosystems.map((e) => e.split(':')[0]!))) {
+      if (summaries.has(base)) continue;
+      let summary = await feedSummary(deps, base);
+      // a cached summary that does not cover this image's release is read again: the sync that
+      // adds it (and the rescan it announces) must not be judged on the minute-old copy
+      if (!ecosystems.filter((e) => e.split(':')[0] === base).every((e) => summary?.ecosystems.includes(e))) summary = await feedSummary(deps, base, true);
+      summaries.set(base, summary);
+    }
     match.coverage = coverageOf(ecosystems, [...summaries.values()].flatMap((x) => x?.ecosystems ?? []));
     coverages.push(match.coverage);
-    const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: match, now }));
+    // findings a VEX statement suppresses never reach the gates (as in the CLI); the bundle's allowlists are the engine's own
+    const gateView = { ...match, findings: match.findings.filter((f) => f.suppressed?.by !== 'vex') };
+    const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: gateView, now }));
     evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy });
   }
   const multi = Boolean(record.platforms?.length);
   const worst = evals.reduce((w, e) => (VERDICT_RANK[e.policy.verdict] > VERDICT_RANK[w.policy.verdict] ? e : w), evals[0]!);
   const { policy, match } = worst;
-  const advisoryData = advisoryDataOf(coverages, summaries, now, gate);
+  const advisoryData = advisoryDataOf(coverages, summaries, now, gate, exploit && { data: exploit, needKev: bundleUsesKev(bundle) });
   // Fail closed: a verdict over data that misses an ecosystem or is too old is "fail", unless accepted.
   const failedClosed = Boolean(advisoryData.problems?.length) && !gate.allowMissing && bundleGatesVulnerabilities(bundle);
 
@@ -125,14 +143,18 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     }
   }
   const platformsOf = multi ? (f: Finding) => onPlatforms.get(findingKey(f)) ?? [] : undefined;
+  // suppressed by VEX: in the report with their reason, not counted, not news
+  const counted = unique.filter((f) => f.suppressed?.by !== 'vex');
+  const suppressedCount = unique.length - counted.length;
 
-  const counts = severityCounts(unique);
-  const highest = highestOf(unique);
+  const counts = severityCounts(counted);
+  const highest = highestOf(counted);
   const status: Verdict = failedClosed ? 'fail' : worst.policy.verdict;
-  const findingIds = [...onPlatforms.keys()].sort();
+  const findingIds = counted.map(findingKey).sort();
   const previousIds = new Set(previous?.findingIds ?? []);
-  const newFindings = previous ? unique.filter((f) => !previousIds.has(findingKey(f))) : [];
-  const resolved = previous ? [...previousIds].filter((id) => !onPlatforms.has(id)) : [];
+  const newFindings = previous ? counted.filter((f) => !previousIds.has(findingKey(f))) : [];
+  const countedIds = new Set(findingIds);
+  const resolved = previous ? [...previousIds].filter((id) => !countedIds.has(id)) : [];
   const retag = job.reason === 'retag';
   // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same
   const changed = retag || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
@@ -165,7 +187,7 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     policyId: policy.bundleId,
     policyDigest: policy.bundleDigest,
     ...(highest ? { highestSeverity: highest } : {}),
-    findings: unique.length,
+    findings: counted.length,
     counts,
     reportKey,
     findingIds,
@@ -174,10 +196,11 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   if (!own) await deps.results.append(result);
   const perPlatform = multi
     ? evals.map((e) => {
-        const c = severityCounts(e.match.findings);
-        const h = highestOf(e.match.findings);
+        const own = e.match.findings.filter((f) => f.suppressed?.by !== 'vex');
+        const c = severityCounts(own);
+        const h = highestOf(own);
         const distro = e.inv.distro ? `${e.inv.distro.id}${e.inv.distro.versionId ? ` ${e.inv.distro.versionId}` : ''}` : undefined;
-        return { platform: e.platform ?? '', manifestDigest: e.manifestDigest ?? e.inv.image.manifestDigest, status: e.policy.verdict, counts: c, findings: e.match.findings.length, ...(h ? { highestSeverity: h } : {}), ...(distro ? { distro } : {}), rulesFired: e.policy.fired.length };
+        return { platform: e.platform ?? '', manifestDigest: e.manifestDigest ?? e.inv.image.manifestDigest, status: e.policy.verdict, counts: c, findings: own.length, ...(h ? { highestSeverity: h } : {}), ...(distro ? { distro } : {}), rulesFired: e.policy.fired.length };
       })
     : undefined;
   await recordVerdict(deps, record, result, perPlatform);
@@ -195,7 +218,8 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     policy: failedClosed ? { ...policySummary(policy), reason: `advisory data missing or stale: ${advisoryData.problems!.join('; ')} (policy: ${policy.reason})`.slice(0, 2000) } : policySummary(policy),
     advisoryData,
     ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf), resolvedFindings: resolved.slice(0, 200) } : {}),
-    topFindings: brief(unique, 20, platformsOf),
+    topFindings: brief(counted, 20, platformsOf),
+    ...(suppressedCount > 0 ? { suppressedFindings: suppressedCount } : {}),
     reportKey,
     evaluatedAt: result.evaluatedAt,
     ...(perPlatform ? { platforms: perPlatform } : {}),
@@ -203,21 +227,21 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   });
   const published = await publishResult(deps, message);
   deps.metrics.add('ImagesEvaluated', 'Count', 1);
-  deps.metrics.add('Findings', 'Count', unique.length);
+  deps.metrics.add('Findings', 'Count', counted.length);
   deps.metrics.add('EvaluationDuration', 'Milliseconds', Date.now() - started);
-  deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: unique.length, platforms: perPlatform?.map((p) => `${p.platform} ${p.status}`), rulesFired: policy.fired.length, published });
-  return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: unique.length, resultId };
+  deps.log.info('image evaluated', { digest: job.digest, status, changed, findings: counted.length, ...(suppressedCount ? { suppressed: suppressedCount } : {}), platforms: perPlatform?.map((p) => `${p.platform} ${p.status}`), rulesFired: policy.fired.length, published });
+  return { outcome: 'evaluated', digest: job.digest, status, changed, published, findings: counted.length, resultId };
 }
 
 /** per object store (one bucket per deployment; tests run several side by side), per feed */
 const summaryCaches = new WeakMap<object, Map<string, { at: number; summary: FeedSummary | undefined }>>();
 
-/** A synced feed's summary (feed-sync.ts writes it), re-read at most once a minute; undefined when never synced or unreadable. */
-async function feedSummary(deps: PipelineDeps, base: string): Promise<FeedSummary | undefined> {
+/** A synced feed's summary (feed-sync.ts writes it), re-read at most once a minute (or now: `fresh`); undefined when never synced or unreadable. */
+async function feedSummary(deps: PipelineDeps, base: string, fresh = false): Promise<FeedSummary | undefined> {
   let summaryCache = summaryCaches.get(deps.objects);
   if (!summaryCache) summaryCaches.set(deps.objects, (summaryCache = new Map()));
   const hit = summaryCache.get(base);
-  if (hit && Date.now() - hit.at < BUNDLE_TTL_MS) return hit.summary;
+  if (!fresh && hit && Date.now() - hit.at < BUNDLE_TTL_MS) return hit.summary;
   let summary: FeedSummary | undefined;
   const bytes = await deps.objects.get(feedSummaryKey(base));
   if (bytes && bytes.length <= 1_048_576) {
@@ -232,7 +256,13 @@ async function feedSummary(deps: PipelineDeps, base: string): Promise<FeedSummar
   return summary;
 }
 
-function advisoryDataOf(coverages: readonly Coverage[], summaries: ReadonlyMap<string, FeedSummary | undefined>, now: Date, gate: { allowMissing: boolean; maxAgeMs: number; maxAgeText: string }): AdvisoryDataSummary {
+function advisoryDataOf(
+  coverages: readonly Coverage[],
+  summaries: ReadonlyMap<string, FeedSummary | undefined>,
+  now: Date,
+  gate: { allowMissing: boolean; maxAgeMs: number; maxAgeText: string },
+  exploit?: { data: ExploitData; needKev: boolean },
+): AdvisoryDataSummary {
   const covered = [...new Set(coverages.flatMap((c) => c.covered))].sort().slice(0, 64);
   const uncovered = [...new Set(coverages.flatMap((c) => c.uncovered))].sort().slice(0, 64);
   const sources: NonNullable<AdvisoryDataSummary['sources']> = [];
@@ -246,6 +276,17 @@ function advisoryDataOf(coverages: readonly Coverage[], summaries: ReadonlyMap<s
     const feed = s.ecosystem === ALAS_SUMMARY_BASE ? 'alas/Amazon Linux' : `osv/${s.ecosystem}`;
     sources.push({ feed, ...(s.producedAt ? { producedAt: s.producedAt } : {}), syncedAt: s.syncedAt, ...(ageDays !== undefined ? { ageDays } : {}) });
     if (gate.maxAgeMs > 0 && !Number.isNaN(ageMs) && ageMs > gate.maxAgeMs) problems.push(`advisory data stale: ${feed} is ${formatAge(ageMs)} old, older than DRYDOCK_MAX_ADVISORY_AGE ${gate.maxAgeText}`);
+  }
+  // KEV / EPSS: fresh as of their last successful check (KEV's catalog can go a week without a release and be current)
+  if (exploit) {
+    const { index, kevVersion } = exploit.data;
+    for (const [feed, entry] of [['cisa-kev', kevVersion ? index.kev : undefined], ['first-epss', index.epss]] as const) {
+      if (!entry) continue;
+      const ageMs = Math.max(0, now.getTime() - Date.parse(entry.syncedAt));
+      sources.push({ feed, ...(entry.producedAt ? { producedAt: entry.producedAt } : {}), syncedAt: entry.syncedAt, ...(Number.isNaN(ageMs) ? {} : { ageDays: Math.floor(ageMs / 86_400_000) }) });
+      if (feed === 'cisa-kev' && exploit.needKev && gate.maxAgeMs > 0 && !Number.isNaN(ageMs) && ageMs > gate.maxAgeMs) problems.push(`known-exploited data stale: cisa-kev was last checked ${formatAge(ageMs)} ago, longer than DRYDOCK_MAX_ADVISORY_AGE ${gate.maxAgeText}`);
+    }
+    if (exploit.needKev && !kevVersion) problems.push(`known-exploited data missing: no CISA KEV catalog synced (${EXPLOIT_KEYS.kev}${exploit.data.issues.length ? `: ${exploit.data.issues[0]}` : ''}), so the policy's kev rules cannot fire`);
   }
   const ages = sources.flatMap((s) => (s.ageDays !== undefined ? [s.ageDays] : []));
   return {
@@ -281,11 +322,57 @@ function severityCounts(findings: readonly Finding[]): Record<string, number> {
   return counts;
 }
 
+/** Known exploited first, then severity, then EPSS (as the CLI's table), then id. */
 function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Finding) => string[]): FindingBrief[] {
   return [...findings]
-    .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id))
+    .sort((a, b) => Number(!!b.kev) - Number(!!a.kev) || severityRank(b.severity) - severityRank(a.severity) || (b.epss?.score ?? -1) - (a.epss?.score ?? -1) || a.id.localeCompare(b.id))
     .slice(0, n)
-    .map((f) => ({ id: f.id, severity: f.severity, package: f.package.name, version: f.package.version, ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}), ...(f.kev ? { kev: f.kev } : {}), ...(f.epss ? { epss: f.epss } : {}), ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}) }));
+    .map((f) => ({
+      id: f.id,
+      severity: f.severity,
+      ...(f.severitySource ? { severitySource: f.severitySource } : {}),
+      package: f.package.name,
+      version: f.package.version,
+      ...(f.fixedIn ? { fixedIn: f.fixedIn } : {}),
+      ...(f.kev ? { kev: f.kev } : {}),
+      ...(f.epss ? { epss: f.epss } : {}),
+      ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}),
+    }));
+}
+
+/** The KEV version a rescan job for a KEV change needs (its trigger is "kev@<version>#<part>"). */
+function wantedKevVersion(job: EvaluateJob): string | undefined {
+  return /^kev@([0-9a-f]{16})#/.exec(job.trigger)?.[1];
+}
+
+/** Whether the bundle has a rule on the vulnerabilities gate's kev trigger (then missing or stale KEV fails closed). */
+export function bundleUsesKev(bundle: PolicyBundle): boolean {
+  return bundle.policies.some((p) => p.rules.some((r) => r.gate.toLowerCase() === 'vulnerabilities' && r.trigger.toLowerCase() === 'kev'));
+}
+
+let cachedVex: { keys: string; at: number; suppressions: Suppressions | undefined } | undefined;
+
+/**
+ * The OpenVEX documents DRYDOCK_VEX_KEYS names, re-read at most once a minute: their
+ * not_affected / fixed statements suppress findings exactly as the CLI's --vex. A document that
+ * is missing or not valid OpenVEX 0.2.0 stops evaluation with a CONFIG error naming it (as a
+ * malformed policy bundle does), never a silent "nothing suppressed".
+ */
+async function loadVex(deps: PipelineDeps): Promise<Suppressions | undefined> {
+  const keys = deps.config.vexKeys;
+  if (keys.length === 0) return undefined;
+  const id = keys.join(',');
+  if (cachedVex && cachedVex.keys === id && Date.now() - cachedVex.at < BUNDLE_TTL_MS) return cachedVex.suppressions;
+  const out: Suppressions = { ignore: [], vex: [] };
+  for (const key of keys) {
+    const bytes = await deps.objects.get(key);
+    if (!bytes) throw new DrydockError('CONFIG', `the VEX document s3 key ${key} (DRYDOCK_VEX_KEYS) does not exist`);
+    if (bytes.length > SUPPRESS_LIMITS.maxVexBytes) throw new DrydockError('CONFIG', `VEX document ${key}: larger than maxVexBytes (${SUPPRESS_LIMITS.maxVexBytes} bytes)`);
+    out.vex.push(...parseVex(bytes.toString('utf8'), key));
+  }
+  if (out.vex.length > SUPPRESS_LIMITS.maxVexStatements) throw new DrydockError('CONFIG', `DRYDOCK_VEX_KEYS: ${out.vex.length} statements, more than maxVexStatements (${SUPPRESS_LIMITS.maxVexStatements})`);
+  cachedVex = { keys: id, at: Date.now(), suppressions: out.vex.length ? out : undefined };
+  return cachedVex.suppressions;
 }
 
 function policySummary(p: PolicyResult): NonNullable<ResultMessage['policy']> {

@@ -23,6 +23,8 @@ import { OSV_BASE_URL, osvFeed } from '../advisories/feeds.js';
 import { alasUpdates } from '../advisories/alas.js';
 import { checkAlasStream, downloadUpdateinfo, resolveAlasStreams, type AlasStream, type AlasStreamSource } from '../advisories/alas-feed.js';
 import { osvRecordsFromZip } from '../advisories/osv.js';
+import { isCveId } from '../advisories/cvss-store.js';
+import { syncExploitFeeds, type ExploitFeedResult } from './exploit-sync.js';
 import type { Advisory } from '../advisories/types.js';
 import { DrydockError } from '../errors.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
@@ -65,8 +67,8 @@ interface FeedState {
   url: string;
   etag?: string;
   lastModified?: string;
-  /** advisory id → [modified, keys as "ecosystem|name"] */
-  advisories: Record<string, [string, string[]]>;
+  /** advisory id → [modified, keys as "ecosystem|name", the CVE ids it names (id, aliases, upstream; absent when none, or written before they were recorded)] */
+  advisories: Record<string, [string, string[]] | [string, string[], string[]]>;
   /** set while a download is being worked through: the run to resume */
   inProgress?: { updateId: string; etag?: string; lastModified?: string; checksum?: string; part: number };
   syncedAt?: string;
@@ -99,6 +101,15 @@ export interface FeedSyncOptions {
   alasSources?: readonly AlasStreamSource[];
   /** changed advisories written, announced and checkpointed together */
   checkpointEvery?: number;
+  /**
+   * CISA KEV and FIRST EPSS into the bucket's compact objects (exploit-sync.ts), after the
+   * advisory feeds; a KEV change announces the package keys of the advisories naming its CVEs.
+   */
+  exploitFeeds?: boolean;
+  /** overrides the KEV catalog's URL (DRYDOCK_KEV_URL; tests: a local server) */
+  kevUrl?: string;
+  /** overrides the EPSS scores' URL (DRYDOCK_EPSS_URL) */
+  epssUrl?: string;
   signal?: AbortSignal;
 }
 
@@ -120,6 +131,10 @@ export interface FeedSyncOutcome {
   remaining: string[];
   /** Amazon Linux streams that failed this run (logged, metric AlasStreamFailures; not thrown: see runFeedSync) */
   alasFailed?: string[];
+  /** KEV / EPSS (with exploitFeeds) */
+  exploitFeeds?: ExploitFeedResult[];
+  /** exploitation feeds that failed this run (logged, metric ExploitFeedFailures; not thrown) */
+  exploitFailed?: string[];
 }
 
 /** Syncs the ecosystems; the ecosystems' results (see runFeedSync for the outcome with `complete`). */
@@ -136,6 +151,8 @@ export async function runFeedSync(deps: FeedSyncDeps, opts: FeedSyncOptions): Pr
   const out: EcosystemSync[] = [];
   const remaining: string[] = [];
   let firstError: unknown;
+  // the feed states a KEV change is looked up in (its CVEs → the package keys of the advisories naming them)
+  const stateNames: string[] = [...opts.ecosystems];
   for (const ecosystem of opts.ecosystems) {
     if (opts.signal?.aborted) {
       remaining.push(ecosystem);
@@ -184,10 +201,38 @@ export async function runFeedSync(deps: FeedSyncDeps, opts: FeedSyncOptions): Pr
       }
     }
     if (streams.length) await saveAlasSummary(deps.objects, streams, deps.now());
+    stateNames.push(...streams.map((s) => `alas/${s.name}`));
+  }
+  // KEV and EPSS: enrichment, after the advisories (a KEV change is mapped to their package keys)
+  let exploit: Awaited<ReturnType<typeof syncExploitFeeds>> | undefined;
+  if (opts.exploitFeeds) {
+    if (opts.signal?.aborted) remaining.push('kev', 'epss');
+    else {
+      try {
+        exploit = await syncExploitFeeds(deps, {
+          kev: true,
+          epss: true,
+          ...(opts.kevUrl ? { kevUrl: opts.kevUrl } : {}),
+          ...(opts.epssUrl ? { epssUrl: opts.epssUrl } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          keysFor: (cves) => packageKeysForCves(deps.objects, stateNames, cves),
+          announce: (updateId, keys) => announceKeys(deps, updateId, 'kev', keys),
+        });
+      } catch (e) {
+        if (!opts.signal?.aborted) throw e;
+        remaining.push('kev', 'epss');
+      }
+    }
   }
   if (firstError) throw firstError;
   if (remaining.length) deps.log.warn('feed sync stopped at its deadline; the next run resumes from the checkpoints', { remaining });
-  return { complete: remaining.length === 0, ecosystems: out, remaining, ...(alasFailed.length ? { alasFailed } : {}) };
+  return {
+    complete: remaining.length === 0,
+    ecosystems: out,
+    remaining,
+    ...(alasFailed.length ? { alasFailed } : {}),
+    ...(exploit ? { exploitFeeds: exploit.results, ...(exploit.failed.length ? { exploitFailed: exploit.failed } : {}) } : {}),
+  };
 }
 
 /** The continuation number of a "Feed Sync Requested" event (0 for anything else: a schedule, a first sync, a manual run). */
@@ -356,7 +401,11 @@ async function ingest(
     const { failed } = await deps.bus.put(batch);
     if (failed > 0) throw new DrydockError('SERVER_ERROR', `${failed} of ${batch.length} "Advisories Updated" events were refused by the event bus; the sync resumes from the last checkpoint`);
     events += batch.length;
-    for (const a of pending) state.advisories[advisoryId(a)] = [a.modified ?? '', [...splitByPackageKey(a).values()].map((s) => keyString(s.key))];
+    for (const a of pending) {
+      const keys = [...splitByPackageKey(a).values()].map((s) => keyString(s.key));
+      const cves = cvesOf(a);
+      state.advisories[advisoryId(a)] = cves.length ? [a.modified ?? '', keys, cves] : [a.modified ?? '', keys];
+    }
     state.inProgress!.part = part;
     await saveState(deps.objects, ecosystem, state);
     deps.metrics.add('AdvisoriesWritten', 'Count', pending.length);
@@ -554,4 +603,49 @@ function keyString(k: PackageKey): string {
 function parseKey(s: string): PackageKey {
   const i = s.indexOf('|');
   return { ecosystem: s.slice(0, i), name: s.slice(i + 1) };
+}
+
+/** The CVE ids an advisory names: its id, aliases and upstream ids (a KEV change is mapped by them). */
+function cvesOf(a: Pick<Advisory, 'id' | 'aliases' | 'upstream'>): string[] {
+  return [...new Set([a.id, ...a.aliases, ...(a.upstream ?? [])].filter(isCveId))].sort();
+}
+
+const EMBEDDED_CVE = /CVE-\d{4}-\d{4,19}/g;
+
+/**
+ * The package keys of the synced advisories (feed state `names`: OSV ecosystems, "alas/<stream>")
+ * that name any of `cves`: by the CVE ids recorded with each advisory, else by a CVE id inside
+ * its own id (DEBIAN-CVE-…, UBUNTU-CVE-…, ALPINE-CVE-…) for state written before they were recorded.
+ */
+export async function packageKeysForCves(objects: ObjectStore, names: readonly string[], cves: ReadonlySet<string>): Promise<PackageKey[]> {
+  const keys = new Set<string>();
+  if (cves.size === 0) return [];
+  for (const name of new Set(names)) {
+    const bytes = await objects.get(stateKey(name));
+    if (!bytes) continue;
+    let state: FeedState;
+    try {
+      state = JSON.parse(gunzipSync(bytes).toString('utf8')) as FeedState;
+    } catch {
+      continue;
+    }
+    if (state.format !== 'drydock.feed-state/1' || !state.advisories) continue;
+    for (const [id, entry] of Object.entries(state.advisories)) {
+      const named = entry[2] ?? id.match(EMBEDDED_CVE) ?? [];
+      if (named.some((c) => cves.has(c))) for (const k of entry[1]) keys.add(k);
+    }
+  }
+  return [...keys].sort().map(parseKey);
+}
+
+/** "Advisories Updated" events for `keys` (KEYS_PER_EVENT each, parts 1, 2, …); throws when the bus refuses any. */
+async function announceKeys(deps: FeedSyncDeps, updateId: string, ecosystem: string, keys: readonly PackageKey[]): Promise<number> {
+  const batch: BusEvent[] = [];
+  for (let i = 0, part = 0; i < keys.length; i += KEYS_PER_EVENT) {
+    const detail: AdvisoriesUpdated = { schema: 'drydock.advisories-updated/1', updateId, ecosystem, keys: keys.slice(i, i + KEYS_PER_EVENT), part: ++part };
+    batch.push({ source: FEED_EVENT_SOURCE, detailType: FEED_EVENT_DETAIL_TYPE, detail });
+  }
+  const { failed } = await deps.bus.put(batch);
+  if (failed > 0) throw new DrydockError('SERVER_ERROR', `${failed} of ${batch.length} "Advisories Updated" events were refused by the event bus; the next run announces them again`);
+  return batch.length;
 }

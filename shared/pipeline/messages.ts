@@ -64,6 +64,8 @@ export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
 export interface FindingBrief {
   id: string;
   severity: string;
+  /** whose severity it is: "debian", "osv:GHSA", "nvd", "cna:<name>", "none" (shared/match/severity.ts) */
+  severitySource?: string;
   package: string;
   version: string;
   fixedIn?: string;
@@ -109,6 +111,8 @@ export interface ResultMessage {
   newTags?: string[];
   /** the advisory data the verdict rests on (optional): coverage of the image's ecosystems, feed ages, problems */
   advisoryData?: AdvisoryDataSummary;
+  /** findings an OpenVEX statement suppresses (DRYDOCK_VEX_KEYS): not counted, listed with their reason in the report */
+  suppressedFindings?: number;
 }
 
 /** Coverage and freshness of the advisory data behind a verdict (evaluate.ts). */

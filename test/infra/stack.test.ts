@@ -496,6 +496,7 @@ describe('functions', () => {
       DRYDOCK_DEAD_LETTER_QUEUE_URL: '<EvaluateDeadLetters>',
       DRYDOCK_MAX_RECEIVE_COUNT: '5',
       DRYDOCK_RESULT_RETENTION_DAYS: '180',
+      DRYDOCK_EXPLOIT_FEEDS: '1',
     });
     expect(env(f, 'Evaluator').DRYDOCK_POLICY_KEY).toBe('policies/bundle.json');
     expect(env(f, 'Evaluator').DRYDOCK_RESULT_RETENTION_DAYS).toBe('0');
@@ -552,6 +553,7 @@ describe('functions', () => {
       DRYDOCK_EVENT_BUS_NAME: 'default',
       DRYDOCK_OSV_ECOSYSTEMS: DEFAULT_OSV_ECOSYSTEMS.join(','),
       DRYDOCK_ALAS_STREAMS: 'al2-core,al2023-core',
+      DRYDOCK_EXPLOIT_FEEDS: '1',
     });
     expect(env(f, 'FeedSync')).toMatchObject({ DRYDOCK_OSV_ECOSYSTEMS: 'Debian,npm', DRYDOCK_ALAS_STREAMS: 'al2023-core,al2-extras/kernel-5.15', DRYDOCK_OSV_URL: 'https://osv-mirror.example.org' });
     expect(env(d, 'Rescan')).toEqual({
@@ -660,6 +662,9 @@ describe('IAM', () => {
       IDEMPOTENCY,
       's3:GetObject on <Bucket.Arn>/inventories/*',
       's3:GetObject on <Bucket.Arn>/feeds/*.summary.json',
+      // KEV / EPSS as feed-sync leaves them (exploitFeeds, on by default): exactly these three objects
+      ...(s.stack.settings.exploitFeeds ? ['s3:GetObject on <Bucket.Arn>/feeds/exploits/epss.json.gz <Bucket.Arn>/feeds/exploits/index.json <Bucket.Arn>/feeds/exploits/kev.json'] : []),
+      ...(s.stack.settings.vexKeys.length ? [`s3:GetObject on ${s.stack.settings.vexKeys.map((k) => `<Bucket.Arn>/${k}`).join(' ')}`] : []),
       's3:PutObject on <Bucket.Arn>/reports/*',
       ...(s.stack.policyKey ? [`s3:GetObject on <Bucket.Arn>/${s.stack.policyKey}`] : []),
       LIST,

@@ -12,7 +12,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -36,9 +36,15 @@ import {
   type TemplateStack,
 } from '../support/template-stack.js';
 import { debianLayers, pushImage, zlibAdvisory } from './support.js';
+import { seedExploitData, startExploitServer, type ExploitServer } from './exploit-server.js';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
+import { SHARED_FIXTURES } from '../support/fixtures.js';
+import { gzipSync } from 'node:zlib';
 
 /** The OSV mirror the stack is synthesized with (the osvUrl setting); the harness answers it locally. */
 const OSV_MIRROR = 'https://osv-mirror.drydock.test';
+/** The KEV and EPSS mirrors (kevUrl, epssUrl settings: the stack syncs them by default, exploitFeeds=true). */
+const EXPLOIT_MIRROR = 'https://exploit-mirror.drydock.test';
 /** AWS's own ECR push event (aws-lambda-go's fixture, copied from AWS's documentation). */
 const AWS_PUSH_EVENT = '/work/shared/fixtures/events/ecr-image-action-push.aws-lambda-go.json';
 
@@ -47,6 +53,7 @@ let stack: TemplateStack;
 let registry: TestRegistry;
 let osv: OsvServer;
 let slack: FakeSlack;
+let exploits: ExploitServer;
 let work: string;
 
 /** ECR's push event in AWS's shape, for this stack's account and region, naming an image of the local registry. */
@@ -76,20 +83,24 @@ async function queueDepth(name: string): Promise<number> {
 
 beforeAll(async () => {
   [assembly, registry, osv, slack] = await Promise.all([
-    synthesizeAssembly({ osvUrl: OSV_MIRROR, ecosystems: 'Debian' }),
+    synthesizeAssembly({ osvUrl: OSV_MIRROR, ecosystems: 'Debian', kevUrl: `${EXPLOIT_MIRROR}/kev.json`, epssUrl: `${EXPLOIT_MIRROR}/epss_scores-current.csv.gz` }),
     startRegistry(),
     startOsvServer(),
     startFakeSlack(),
   ]);
+  // the real 2024-09-09 KEV catalog and a real EPSS extract, served where the mirrors point
+  exploits = await startExploitServer();
+  exploits.setKev(await readFile(join(SHARED_FIXTURES, 'advisories', 'kev', 'known_exploited_vulnerabilities.2024.09.09.json')));
+  exploits.setEpss(gzipSync(await readFile(join(SHARED_FIXTURES, 'advisories', 'epss', 'epss_scores-2025-02-20.5-rows.vunnel.csv'))), '2025-02-20');
   work = await mkdtemp(join(tmpdir(), 'drydock-deployed-'));
-  stack = await startTemplateStack({ assembly, registry, externalUrls: { [OSV_MIRROR]: osv.url } });
+  stack = await startTemplateStack({ assembly, registry, externalUrls: { [OSV_MIRROR]: osv.url, [EXPLOIT_MIRROR]: exploits.url } });
   // what the operator does after deploying (infra/README.md): put the webhook URL in the secret
   stack.secrets.setValue(stack.outputs.SlackWebhookSecretArn!, slack.url);
 }, 240_000);
 
 afterAll(async () => {
   await stack?.stop();
-  await Promise.all([registry?.stop(), osv?.stop(), slack?.stop()]);
+  await Promise.all([registry?.stop(), osv?.stop(), slack?.stop(), exploits?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
   await cleanupAssemblies();
 }, 60_000);
@@ -131,6 +142,8 @@ describe('the stack as synthesized, run from its bundles', () => {
     // the bucket as feed-sync leaves it after syncing OSV's Debian feed just now: without it the evaluator fails closed (issue 15)
     const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
     await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.outputs.BucketName, Key: feedSummaryKey('Debian'), Body: JSON.stringify(summary), ContentType: 'application/json' }));
+    // and KEV / EPSS as its exploit sync leaves them (exploitFeeds is on by default; without KEV the default bundle's kev rules fail closed)
+    await seedExploitData(new S3ObjectStore(stack.s3Client, stack.outputs.BucketName!));
     const digest = await pushImage(work, registry.host, '1.4.2', debianLayers(), 'team/api');
     const published = stack.sns.published.length;
     const posted = slack.accepted.length;

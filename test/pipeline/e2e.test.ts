@@ -25,6 +25,8 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { cleanupAssemblies, describe as describeRuns, startTemplateStack, synthesizeAssembly, type TemplateStack } from '../support/template-stack.js';
 import { debianLayers, pushEvent, pushImage, REPOSITORY, zlibAdvisory } from './support.js';
+import { seedExploitData } from './exploit-server.js';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
 
 let stack: TemplateStack;
 let registry: TestRegistry;
@@ -53,6 +55,8 @@ beforeAll(async () => {
   // the bucket as feed-sync leaves it after syncing OSV's Debian feed just now: without it the evaluator fails closed (issue 15)
   const summary = { format: 'drydock.feed-summary/1', ecosystem: 'Debian', ecosystems: ['Debian:12'], advisories: 1, syncedAt: new Date().toISOString() };
   await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.outputs.BucketName, Key: feedSummaryKey('Debian'), Body: JSON.stringify(summary), ContentType: 'application/json' }));
+  // and KEV / EPSS as its exploit sync leaves them (the stack's default exploitFeeds=true: without KEV the default bundle's kev rules fail closed)
+  await seedExploitData(new S3ObjectStore(stack.s3Client, stack.outputs.BucketName!));
   digest = await pushImage(work, registry.host, '1.4.2');
 }, 240_000);
 
