@@ -21,9 +21,11 @@
  * "Alpine:v3.19"; edge, or a "_alpha"/"_pre" snapshot version → "Alpine:edge"); Ubuntu
  * "22.04"; Rocky/Alma/RHEL by major; openSUSE and SUSE by the os-release PRETTY_NAME (what
  * the spec says their release strings are), else built from ID and VERSION_ID. Distros
- * without an OSV feed (CentOS, Fedora, Oracle) have no key. Amazon Linux (ALAS, not OSV) is
+ * without an OSV feed (CentOS, Fedora) have no key. Amazon Linux (ALAS, not OSV) is
  * "Amazon Linux:<major>": "2023.6.20241010" → "Amazon Linux:2023", "2" → "Amazon Linux:2", and
- * the Amazon Linux AMI's dated releases ("2018.03", 2011–2018) → "Amazon Linux:1".
+ * the Amazon Linux AMI's dated releases ("2018.03", 2011–2018) → "Amazon Linux:1". Oracle Linux
+ * (ELSA OVAL, not OSV) is "Oracle Linux:<major>" (VERSION_ID "8.10" → "Oracle Linux:8"): the key
+ * exists whether or not ELSA data is loaded, so an Oracle image without it is uncovered (fail closed).
  */
 import { PackageURL } from 'packageurl-js';
 import type { Distro } from '../catalog/types.js';
@@ -78,6 +80,8 @@ const BASES: Readonly<Record<string, Base>> = {
   'Photon OS': { scheme: 'rpm', normaliseName: asIs, release: (r) => r },
   // ALAS (shared/advisories/alas.ts): binary package names, major release only
   'Amazon Linux': { scheme: 'rpm', normaliseName: asIs, release: (r) => (/^(1|2|2023|20\d\d)$/.test(r) ? r : undefined) },
+  // ELSA (shared/advisories/elsa.ts): binary package names, major release only ("Oracle Linux:8")
+  'Oracle Linux': { scheme: 'rpm', normaliseName: asIs, release: (r) => (/^\d+$/.test(r) ? r : undefined) },
 };
 
 /** "22.04:LTS", "Pro:22.04:LTS", "22.04" → "22.04"; "Pro:FIPS:…" and other shapes as written. */
@@ -190,6 +194,9 @@ export function distroEcosystem(distro: Pick<Distro, 'id' | 'versionId' | 'coden
       return major ? `Rocky Linux:${major}` : undefined;
     case 'almalinux':
       return major ? `AlmaLinux:${major}` : undefined;
+    case 'ol':
+      // os-release ID=ol, VERSION_ID="8.10": ELSA's OVAL keys by major release
+      return major ? `Oracle Linux:${major}` : undefined;
     case 'amzn':
       return amazonLinuxKey(version, distro.prettyName);
     case 'mageia':

@@ -3,7 +3,7 @@
  * synced) into the embedded store. What each file is, is told by its content, not its name:
  * an OSV record, an OSV all.zip, the Debian tracker's JSON export, the tracker's list entries
  * as vuln-list writes them, an Alpine secdb (JSON or YAML), Amazon Linux updateinfo XML (gzip or
- * plain, streamed) and vuln-list's ALAS JSON, and for severity only NVD's CVE API
+ * plain, streamed) and vuln-list's ALAS JSON, Red Hat's CSAF VEX (size-bounded, csaf.ts), Oracle's ELSA OVAL (bzip2, gzip or plain, streamed), and for severity only NVD's CVE API
  * 2.0 JSON and CVE List V5 records (into a CvssStore), and for exploitation only CISA's KEV
  * catalog JSON and FIRST's EPSS CSV (gzip or plain, streamed; into an ExploitStore). A file
  * nothing recognises is an issue; the others still load.
@@ -15,7 +15,10 @@ import { parse as parseYaml } from 'yaml';
 import { DrydockError } from '../errors.js';
 import { readAlpineSecdb } from './alpine-secdb.js';
 import { isAlasVulnListJson, readAlasUpdateinfo, readAlasVulnListJson } from './alas.js';
+import { elsaDefinitions, isElsaOval } from './elsa.js';
+import { ELSA_FILE } from './elsa-feed.js';
 import { readDebianTrackerJson, readDebianVulnList } from './debian-tracker.js';
+import { isCsafVex, isCsafVexFile, readCsafVex, readCsafVexFile } from './csaf.js';
 import { osvRecordsFromZip, parseOsvRecord } from './osv.js';
 import { isNvdJson, readNvdJson } from './nvd.js';
 import { isCve5Record, readCve5Record } from './cve5.js';
@@ -23,9 +26,10 @@ import { attachCvssStore, CvssStore } from './cvss-store.js';
 import { attachExploitStore, ExploitStore } from './exploit-store.js';
 import { isKevCatalog, readKevCatalog } from './kev.js';
 import { isEpssFile, readEpssCsv } from './epss.js';
+import { EPSS_FILE, KEV_FILE } from './feeds.js';
 import type { Advisory, AdvisoryIssue, AdvisoryReadResult } from './types.js';
 
-export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json' | 'kev' | 'epss';
+export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json' | 'elsa-oval' | 'redhat-csaf' | 'kev' | 'epss';
 
 export interface LoadedSource {
   path: string;
@@ -117,6 +121,30 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
       return;
     }
+    if (await isElsaOval(path)) {
+      // Oracle Linux ELSA OVAL (bzip2, gzip or plain XML), streamed into the store a definition at a time
+      const src: LoadedSource = { path, kind: 'elsa-oval', advisories: 0, kept: 0, ecosystems: [] };
+      const ecos = new Set<string>();
+      try {
+        for await (const r of elsaDefinitions(path)) {
+          summary.issues.push(...r.issues);
+          for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
+          if (!r.advisory) continue;
+          src.advisories++;
+          describeSource(src, ecos, r.advisory);
+          if (store.add(r.advisory)) src.kept++;
+          if (src.advisories % 1000 === 0) tick(1000);
+        }
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        // a document cut short covers nothing: its releases stay uncovered (fail closed)
+        summary.issues.push({ where: path, message: e.message });
+        return;
+      }
+      src.ecosystems = [...ecos].sort();
+      summary.sources.push(src);
+      return;
+    }
     if (await isXmlOrGzip(path)) {
       // Amazon Linux updateinfo (gzip or plain XML), streamed
       try {
@@ -127,6 +155,8 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
         return;
       }
     }
+    // Red Hat CSAF VEX (Red Hat's files and vuln-list-redhat's copies), size-bounded before it is read
+    if (/\.json$/i.test(path) && (await isCsafVexFile(path))) return take(path, 'redhat-csaf', await readCsafVexFile(path));
     const buf = await readFile(path);
     const yaml = /\.ya?ml$/i.test(path);
     let json: unknown;
@@ -166,6 +196,7 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
     }
     if (kind === 'alpine-secdb') return take(path, kind, await readAlpineSecdb(buf, { where: path }));
     if (kind === 'alas-json') return take(path, kind, readAlasVulnListJson(json, { where: path }));
+    if (kind === 'redhat-csaf') return take(path, kind, readCsafVex(json, { where: path }));
     if (kind === 'debian-tracker-json') return take(path, kind, await readDebianTrackerJson(buf));
     summary.issues.push({ where: path, message: 'not an advisory file Drydock reads (OSV record, OSV all.zip, Debian tracker JSON, Debian tracker list entries, Alpine secdb, NVD API 2.0 JSON, CVE 5 record, CISA KEV catalog)' });
   };
@@ -179,7 +210,7 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       if (vulnList && /^(CVE|DSA|DLA)$/.test(e.name)) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) await loadDir(p);
-      else if (e.isFile() && /\.(json|zip|ya?ml|xml|xml\.gz|csv|csv\.gz)$/i.test(e.name)) await loadFile(p);
+      else if (e.isFile() && /\.(json|zip|ya?ml|xml|xml\.gz|xml\.bz2|csv|csv\.gz)$/i.test(e.name)) await loadFile(p);
     }
   };
 
@@ -208,6 +239,7 @@ export function sniff(json: unknown): SourceKind | 'debian-vuln-list-entry' | un
   if (!json || typeof json !== 'object' || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
   if (isAlasVulnListJson(o)) return 'alas-json';
+  if (isCsafVex(o)) return 'redhat-csaf';
   if (isKevCatalog(o)) return 'kev';
   if (isCve5Record(o)) return 'cve5';
   if (isNvdJson(o)) return 'nvd-api2'; // before OSV: a bare NVD cve object has `id` and `affected` too
@@ -247,7 +279,8 @@ export async function syncedFeeds(dir: string): Promise<string[]> {
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.name === 'all.zip' || e.name === 'tracker.json' || e.name === 'updateinfo.xml.gz') out.push(p); // updateinfo.xml.gz: Amazon Linux (alas-feed.ts)
+      // updateinfo.xml.gz: Amazon Linux (alas-feed.ts); the ELSA OVAL: Oracle Linux (elsa-feed.ts); KEV and EPSS: exploitation enrichment (feeds.ts kevFeed/epssFeed)
+      else if (['all.zip', 'tracker.json', 'updateinfo.xml.gz', ELSA_FILE, KEV_FILE, EPSS_FILE].includes(e.name)) out.push(p);
     }
   };
   await walk(dir);

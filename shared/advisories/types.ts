@@ -6,7 +6,7 @@
 import type { Scheme } from '../versions/types.js';
 
 /** Where an advisory came from. */
-export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'alas';
+export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'alas' | 'elsa' | 'redhat-csaf';
 
 /** Severity levels, most severe first. "negligible" = Debian's `unimportant`. */
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'] as const;

@@ -20,6 +20,10 @@ export interface DistroDetector {
 
 const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'];
 const DPKG_STATUS_D = '/var/lib/dpkg/status.d/*';
+/** Red Hat-built layers' content manifests (atomic-reactor's content_manifest.json: `content_sets`). */
+const CONTENT_MANIFESTS = '/root/buildinfo/content_manifests/*.json';
+/** Bounds on what an image's content manifests may make us keep. */
+export const CONTENT_MANIFEST_LIMITS = { files: 64, bytesPerFile: 1024 * 1024, contentSets: 256 } as const;
 
 /** Release files of a kind older than os-release, most specific first. */
 const LEGACY_FILES: ReadonlyArray<readonly [path: string, parse: (text: string, path: string) => Distro | undefined]> = [
@@ -44,32 +48,64 @@ const DEBIAN_CODENAMES: Readonly<Record<string, string>> = {
 
 export const distroDetector: DistroDetector = {
   name: 'distro',
-  version: 1,
+  version: 2,
   needs: {
     exact: [...OS_RELEASE_PATHS, ...LEGACY_FILES.map(([path]) => path)],
-    globs: [DPKG_STATUS_D],
+    globs: [DPKG_STATUS_D, CONTENT_MANIFESTS],
   },
   detect(view: FileView): Distro | undefined {
-    let idLess: Distro | undefined;
-    for (const path of OS_RELEASE_PATHS) {
-      const file = view.get(path);
-      if (!file) continue;
-      const distro = distroFromOsRelease(parseShellAssignments(file.content.toString('utf8')), file.path);
-      if (distro.id) return distro;
-      idLess ??= distro;
-    }
-    for (const [path, parse] of LEGACY_FILES) {
-      const file = view.get(path);
-      const distro = file && parse(file.content.toString('utf8'), file.path);
-      if (distro) return distro;
-    }
-    if (view.glob(DPKG_STATUS_D).length > 0) {
-      // Distroless: dpkg records in status.d and no (usable) release file.
-      return withoutUndefined({ ...idLess, id: 'debian', source: idLess?.source ?? DPKG_STATUS_D.replace(/\/\*$/, '') });
-    }
-    return undefined;
+    const distro = detectRelease(view);
+    if (!distro) return undefined;
+    const contentSets = readContentSets(view);
+    return contentSets.length > 0 ? { ...distro, contentSets } : distro;
   },
 };
+
+/**
+ * The content sets (Red Hat repository ids) of every content manifest in the image, sorted and
+ * each once. A manifest that is too large, truncated, not JSON or without `content_sets` adds
+ * nothing; names that are not plain repository ids are ignored. Bounded by CONTENT_MANIFEST_LIMITS.
+ */
+export function readContentSets(view: FileView): string[] {
+  const out = new Set<string>();
+  for (const file of view.glob(CONTENT_MANIFESTS).slice(0, CONTENT_MANIFEST_LIMITS.files)) {
+    if (file.truncated || file.content.length > CONTENT_MANIFEST_LIMITS.bytesPerFile) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(file.content.toString('utf8'));
+    } catch {
+      continue;
+    }
+    const sets = json && typeof json === 'object' ? (json as Record<string, unknown>).content_sets : undefined;
+    if (!Array.isArray(sets)) continue;
+    for (const s of sets) {
+      if (out.size >= CONTENT_MANIFEST_LIMITS.contentSets) break;
+      if (typeof s === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(s)) out.add(s);
+    }
+  }
+  return [...out].sort();
+}
+
+function detectRelease(view: FileView): Distro | undefined {
+  let idLess: Distro | undefined;
+  for (const path of OS_RELEASE_PATHS) {
+    const file = view.get(path);
+    if (!file) continue;
+    const distro = distroFromOsRelease(parseShellAssignments(file.content.toString('utf8')), file.path);
+    if (distro.id) return distro;
+    idLess ??= distro;
+  }
+  for (const [path, parse] of LEGACY_FILES) {
+    const file = view.get(path);
+    const distro = file && parse(file.content.toString('utf8'), file.path);
+    if (distro) return distro;
+  }
+  if (view.glob(DPKG_STATUS_D).length > 0) {
+    // Distroless: dpkg records in status.d and no (usable) release file.
+    return withoutUndefined({ ...idLess, id: 'debian', source: idLess?.source ?? DPKG_STATUS_D.replace(/\/\*$/, '') });
+  }
+  return undefined;
+}
 
 /**
  * Parse shell-style `KEY=value` lines (os-release(5), lsb-release): values may be

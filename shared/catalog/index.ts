@@ -18,6 +18,7 @@ import { pythonCataloger } from './python.js';
 import { rubyCataloger } from './ruby.js';
 import { rpmCataloger } from './rpm/index.js';
 import { rustBinaryCataloger } from './rust.js';
+import { runtimeCataloger } from './runtime.js';
 import { MAX_FAILED_FILES } from './limits.js';
 import type { CatalogContext, CatalogIssue, CatalogResult, Cataloger, ContentProbe, Distro, FileView, Package, PackageRef, PathNeeds, ViewFile } from './types.js';
 
@@ -34,6 +35,7 @@ export const catalogers: readonly Cataloger[] = [
   javaCataloger,
   goBinaryCataloger,
   rustBinaryCataloger,
+  runtimeCataloger,
 ];
 
 const KIND_ORDER: Record<Cataloger['kind'], number> = { os: 0, language: 1, binary: 2 };

@@ -80,6 +80,12 @@ export interface Distro {
   idLike?: string[];
   /** the file it was read from */
   source: string;
+  /**
+   * Red Hat repository ids the image's content came from ("rhel-9-for-x86_64-baseos-rpms"), from
+   * the content manifests Red Hat-built layers carry (/root/buildinfo/content_manifests/*.json);
+   * absent when there are none. The Red Hat matcher scopes product streams by them (match/redhat.ts).
+   */
+  contentSets?: string[];
 }
 
 /** A package named from elsewhere (the OS package that owns a language package's files). */

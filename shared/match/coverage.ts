@@ -11,7 +11,7 @@
  * are always uncovered. Language packages of a type no feed has are listed by the matcher as
  * unmatchable, not here (no data source could cover them).
  */
-import { ecosystemForPackage } from '../advisories/ecosystems.js';
+import { distroEcosystem, ecosystemForPackage, ecosystemInfo } from '../advisories/ecosystems.js';
 import type { Distro, Package } from '../catalog/types.js';
 import { DrydockError } from '../errors.js';
 import type { PolicyBundle } from '../policy/types.js';
@@ -27,6 +27,11 @@ export interface Coverage {
   covered: string[];
   /** ecosystems of the image no loaded source covers, sorted */
   uncovered: string[];
+  /**
+   * the uncovered ones no advisory source Drydock reads exists for ("centos:9", "fedora:40", an
+   * unknown os-release ID, "rpm:unknown distro"): no sync can cover them. Absent when none.
+   */
+  noSource?: string[];
 }
 
 /** The ecosystem keys an image's packages are judged under (sorted, each once). */
@@ -51,7 +56,49 @@ export function coverageOf(ecosystems: readonly string[], sourceEcosystems: Iter
   const covered: string[] = [];
   const uncovered: string[] = [];
   for (const e of ecosystems) (have.has(e) ? covered : uncovered).push(e);
-  return { covered, uncovered };
+  const noSource = uncovered.filter((e) => !ecosystemInfo(e));
+  return noSource.length > 0 ? { covered, uncovered, noSource } : { covered, uncovered };
+}
+
+/** An image whose OS packages no advisory source Drydock reads can judge (CentOS Stream, Fedora, an unknown os-release). */
+export interface NoAdvisorySource {
+  /** the distribution as people name it: PRETTY_NAME (printable, at most 80 characters), else ID and VERSION_ID */
+  distro: string;
+  /** the coverage key the gate reports it under ("centos:9") */
+  ecosystem: string;
+  /** OS packages left unchecked */
+  packages: number;
+  /** the warning every output shows */
+  message: string;
+}
+
+/**
+ * "No silent blind spots": when the image's OS packages have no advisory source at all, what to
+ * say (every report shows `message`; the gate counts the ecosystem as advisory data missing).
+ * Undefined when the OS is covered by some source Drydock reads, or the image has no OS packages.
+ */
+export function noAdvisorySource(inventory: { packages: readonly Pick<Package, 'type' | 'distro' | 'ownedBy'>[]; distro?: Distro }): NoAdvisorySource | undefined {
+  const d = inventory.distro;
+  // a release with a source (an rpm on Debian is a mismatch, not a blind spot of the source)
+  if (d && distroEcosystem(d)) return undefined;
+  let packages = 0;
+  let type = '';
+  for (const pkg of inventory.packages) {
+    if (!OS_TYPES.has(pkg.type) || ecosystemForPackage(pkg, d)) continue;
+    packages++;
+    type ||= pkg.type;
+  }
+  if (packages === 0) return undefined;
+  const ecosystem = d ? `${d.id}:${d.versionId ?? d.codename ?? 'unknown'}` : `${type}:unknown distro`;
+  const printable = (s: string) => s.replace(/[^\x20-\x7E\u00A0-\uFFFF]/g, '').replace(/[\u200B-\u200F\u202A-\u202E\u2066-\u2069]/g, '').trim().slice(0, 80);
+  const pretty = d?.prettyName ? printable(d.prettyName) : '';
+  const name = d ? `${pretty || printable([d.id, d.versionId ?? d.codename].filter(Boolean).join(' '))} (os-release ID "${printable(d.id)}"${d.versionId ? `, VERSION_ID "${printable(d.versionId)}"` : ''})` : 'an unknown distribution (no os-release)';
+  return {
+    distro: name,
+    ecosystem,
+    packages,
+    message: `no advisory source for ${name}: Drydock reads no vulnerability advisories for this distribution, so its ${packages} OS package${packages === 1 ? ' was' : 's were'} not checked; gates count it as advisory data missing (${ecosystem})`,
+  };
 }
 
 /** "5d", "36h", "90m", "0" → milliseconds (0 = no age limit). Bounded: at most 3650 days. */

@@ -16,6 +16,8 @@ import { cvssStoreOf, type CvssLookup } from '../advisories/cvss-store.js';
 import { exploitStoreOf, type ExploitLookup } from '../advisories/exploit-store.js';
 import { applyExploitData } from './exploit.js';
 import { alasEntryApplies, annotateAlasFindings, isAlasEcosystem } from './alas.js';
+import { elsaEntryApplies, isElsaEcosystem } from './elsa.js';
+import { redHatEntryApplies, redHatScope } from './redhat.js';
 import { applySuppressions, type Suppressions } from './suppress.js';
 import { comparatorFor, InvalidVersionError, rangeContains, type Comparator } from '../versions/index.js';
 
@@ -101,7 +103,7 @@ export interface MatchResult {
 }
 
 export interface MatchOptions {
-  /** judge language packages owned by an OS package through their own ecosystem too (default false: see README) */
+  /** judge language packages owned by an OS package through their own ecosystem too (default false: see docs/vulnerabilities.md) */
   matchOwnedPackages?: boolean;
   /** per-CVE CVSS ratings for findings whose sources give no severity (default: the one the loader attached to the store) */
   cvss?: CvssLookup;
@@ -115,7 +117,7 @@ export interface MatchOptions {
 
 /** Source ranks: a distro's own tracker knows its backports best. */
 function sourceRank(e: Evidence): number {
-  if (e.source === 'debian-tracker' || e.source === 'alpine-secdb' || e.source === 'alas') return 3;
+  if (e.source === 'debian-tracker' || e.source === 'alpine-secdb' || e.source === 'alas' || e.source === 'elsa' || e.source === 'redhat-csaf') return 3;
   return 2;
 }
 
@@ -154,8 +156,8 @@ export function lookupsFor(pkg: Package, distro: Distro | undefined): { lookups:
       break;
     case 'rpm':
       // Red Hat family feeds name source packages in some ecosystems and binary ones in others.
-      // ALAS names binary packages only (match/alas.ts).
-      if (!isAlasEcosystem(ecosystem)) add(pkg.sourceName ?? pkg.name, pkg.version);
+      // ALAS and ELSA name binary packages only (match/alas.ts, match/elsa.ts).
+      if (!isAlasEcosystem(ecosystem) && !isElsaEcosystem(ecosystem)) add(pkg.sourceName ?? pkg.name, pkg.version);
       add(pkg.name, pkg.version);
       break;
     case 'golang':
@@ -193,6 +195,7 @@ export async function matchInventory(
     return p;
   };
   const badAdvisoryVersions = new Set<string>();
+  const rhScope = redHatScope(inventory.distro);
   const issuedById = new Map<string, string | undefined>();
 
   for (const pkg of inventory.packages) {
@@ -222,6 +225,8 @@ export async function matchInventory(
         for (const entry of advisory.affected) {
           if (entry.ecosystem !== lookup.key.ecosystem || entry.name !== lookup.key.name) continue;
           if (!alasEntryApplies(entry, lookup.version)) continue;
+          if (!redHatEntryApplies(entry, lookup.key.name, pkg, rhScope)) continue;
+          if (!elsaEntryApplies(entry, { version: lookup.version, ...(pkg.arch ? { arch: pkg.arch } : {}), ...(pkg.release ? { release: pkg.release } : {}) })) continue;
           result.counts.advisoryEntriesChecked++;
           if (entry.fixState === 'not-affected') {
             result.counts.notAffected++;

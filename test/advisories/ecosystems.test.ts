@@ -86,7 +86,7 @@ describe('ecosystemForPackage on the real os-release fixtures', () => {
     ['alma.os-release', 'rpm', 'AlmaLinux:9'],
     ['centos.os-release', 'rpm', undefined],
     ['fedora.os-release', 'rpm', undefined],
-    ['oracle.os-release', 'rpm', undefined],
+    ['oracle.os-release', 'rpm', 'Oracle Linux:8'], // ELSA (shared/advisories/elsa.ts)
   ])('%s %s → %s', (file, type, key) => {
     expect(ecosystemForPackage({ type }, distroOf(file))).toBe(key);
   });

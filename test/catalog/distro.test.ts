@@ -107,7 +107,8 @@ describe('distroDetector precedence and fallbacks', () => {
   it('declares every file it reads', () => {
     expect(distroDetector.needs).toEqual({
       exact: ['/etc/os-release', '/usr/lib/os-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/centos-release', '/etc/lsb-release', '/etc/debian_version'],
-      globs: ['/var/lib/dpkg/status.d/*'],
+      // Red Hat's content manifests (UBI images): the RHEL product the CSAF VEX scope follows
+      globs: ['/var/lib/dpkg/status.d/*', '/root/buildinfo/content_manifests/*.json'],
     });
   });
 });

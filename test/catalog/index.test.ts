@@ -61,7 +61,7 @@ describe('catalogNeeds', () => {
   });
 
   it('takes the list to merge', () => {
-    expect(catalogNeeds([fixed('a', []), fixed('b', [])])).toMatchObject({ globs: ['/var/lib/dpkg/status.d/*'], basenames: ['METADATA'] });
+    expect(catalogNeeds([fixed('a', []), fixed('b', [])])).toMatchObject({ globs: ['/root/buildinfo/content_manifests/*.json', '/var/lib/dpkg/status.d/*'], basenames: ['METADATA'] });
     expect(catalogNeeds([]).exact).not.toContain('/var/lib/dpkg/status');
   });
 });
