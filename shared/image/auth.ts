@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,19 @@ export interface CredentialProvider {
   get(registry: string, signal?: AbortSignal): Promise<Credentials | undefined>;
 }
 
-/** The same credentials for whichever registry the client asks about. */
-export function staticCredentials(username: string, password: string): CredentialProvider {
-  const creds: Credentials = { username, password };
+/**
+ * Given credentials: `staticCredentials(host, username, password)` answers for that registry
+ * only (host[:port], compared as Docker config keys are; what `--username`/`--password-stdin`
+ * give); `staticCredentials(username, password)` answers for whichever registry asks (tests).
+ */
+export function staticCredentials(host: string, username: string, password: string): CredentialProvider;
+export function staticCredentials(username: string, password: string): CredentialProvider;
+export function staticCredentials(a: string, b: string, c?: string): CredentialProvider {
+  if (c !== undefined) {
+    if (!registryKey(a)) throw new DrydockError('CONFIG', 'credentials need the registry they are for (host[:port])');
+    return hostCredentials([a], b, c);
+  }
+  const creds: Credentials = { username: a, password: b };
   return { get: async () => creds };
 }
 
@@ -73,31 +84,164 @@ export function chainCredentials(...providers: CredentialProvider[]): Credential
 export interface DockerConfigOptions {
   /** defaults to $DOCKER_CONFIG/config.json, else ~/.docker/config.json */
   path?: string;
+  /** the environment credential helpers run with (PATH finds them); default process.env */
+  env?: Record<string, string | undefined>;
+}
+
+/** A credential helper that has not answered by then is killed (limit credentialHelperTimeout). */
+export const CREDENTIAL_HELPER_TIMEOUT_MS = 15_000;
+/** The most a credential helper may print (limit credentialHelperOutput). */
+export const CREDENTIAL_HELPER_MAX_OUTPUT_BYTES = 64 * 1024;
+
+interface DockerConfigAuths {
+  auths: Map<string, Credentials>;
+  credsStore?: string;
+  credHelpers: Map<string, string>;
 }
 
 /**
- * Credentials from a Docker CLI config file (`auths` entries with a base64 "user:password"
- * `auth` field, or `username` / `password`). A missing file means anonymous; a file that
- * cannot be parsed is a CONFIG error. Credential helpers (`credsStore`, `credHelpers`) and
- * identity tokens are not supported.
+ * Credentials from a Docker CLI config file, as the Docker CLI finds them: a `credHelpers`
+ * entry for the registry, else the `credsStore` helper, else the `auths` entry (a base64
+ * "user:password" `auth` field, or `username` / `password`). Helpers are run as
+ * `docker-credential-<name> get` with the server URL on stdin (bounded in time and output;
+ * "credentials not found" means anonymous; any other failure is a CONFIG error naming the
+ * helper). A missing file means anonymous; a file that cannot be parsed is a CONFIG error.
+ * Identity tokens (Username "<token>") are refused with a CONFIG error.
  */
 export function dockerConfigCredentials(options: DockerConfigOptions = {}): CredentialProvider {
-  const path = options.path ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  const env = options.env ?? process.env;
+  const path = options.path ?? join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  let config: Promise<DockerConfigAuths> | undefined;
+  const answers = new Map<string, Promise<Credentials | undefined>>();
+  return {
+    async get(registry, signal) {
+      config ??= readDockerConfig(path);
+      const c = await config;
+      const key = registryKey(registry);
+      const helper = c.credHelpers.get(key) ?? c.credsStore;
+      if (helper) {
+        let answer = answers.get(`${helper} ${key}`);
+        if (!answer) {
+          answer = runCredentialHelper(helper, helperServerUrl(key), env, path, signal);
+          answers.set(`${helper} ${key}`, answer);
+          answer.catch(() => answers.delete(`${helper} ${key}`));
+        }
+        const creds = await answer;
+        if (creds) return creds;
+      }
+      return c.auths.get(key);
+    },
+  };
+}
+
+/**
+ * The auth file of podman, skopeo and buildah: $REGISTRY_AUTH_FILE, else
+ * ${XDG_RUNTIME_DIR}/containers/auth.json (the same `auths` format as Docker's; entries keyed
+ * by a repository path are not used: credentials are chosen by registry host here).
+ */
+export function containersAuthCredentials(env: Record<string, string | undefined> = process.env): CredentialProvider | undefined {
+  const path = env.REGISTRY_AUTH_FILE ?? (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined);
+  if (!path) return undefined;
   let auths: Promise<Map<string, Credentials>> | undefined;
   return {
     async get(registry) {
-      auths ??= readDockerAuths(path);
+      auths ??= readDockerConfig(path).then((c) => c.auths);
       return (await auths).get(registryKey(registry));
     },
   };
 }
 
-async function readDockerAuths(path: string): Promise<Map<string, Credentials>> {
+/**
+ * What a user's machine already knows, in the order skopeo and podman read it: the
+ * containers auth file (REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json), then
+ * the Docker config with its credential helpers.
+ */
+export function localCredentials(env: Record<string, string | undefined> = process.env): CredentialProvider {
+  const containers = containersAuthCredentials(env);
+  const docker = dockerConfigCredentials({ env });
+  return containers ? chainCredentials(containers, docker) : docker;
+}
+
+/** The server URL a helper is asked about: Docker Hub's legacy index URL, else the host. */
+function helperServerUrl(key: string): string {
+  return key === 'docker.io' ? 'https://index.docker.io/v1/' : key;
+}
+
+async function runCredentialHelper(
+  name: string,
+  serverUrl: string,
+  env: Record<string, string | undefined>,
+  configPath: string,
+  signal?: AbortSignal,
+): Promise<Credentials | undefined> {
+  const program = `docker-credential-${name}`;
+  const fail = (why: string, cause?: unknown) =>
+    new DrydockError('CONFIG', `credential helper ${program} (named in ${configPath}) ${why}`, { context: { path: configPath }, ...(cause === undefined ? {} : { cause }) });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw fail('has a name that is not a program name');
+  const { code, stdout, stderr, error } = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
+    const child = spawn(program, ['get'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let failure: Error | undefined;
+    // Killed, the helper's pipes are closed on our side too: a grandchild it left behind
+    // (a shell script's `sleep`, an agent) would otherwise hold them open, and 'close' with them.
+    const stop = () => {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
+    const timer = setTimeout(() => {
+      failure = fail(`did not answer within ${CREDENTIAL_HELPER_TIMEOUT_MS} ms (limit credentialHelperTimeout)`);
+      stop();
+    }, CREDENTIAL_HELPER_TIMEOUT_MS);
+    const take = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > CREDENTIAL_HELPER_MAX_OUTPUT_BYTES) {
+        failure ??= fail(`printed more than ${CREDENTIAL_HELPER_MAX_OUTPUT_BYTES} bytes (limit credentialHelperOutput)`);
+        stop();
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout.on('data', take(out));
+    child.stderr.on('data', take(err));
+    child.stdin.on('error', () => undefined); // a helper that exits without reading stdin
+    child.stdin.end(serverUrl);
+    child.once('error', (e) => {
+      failure ??= (e as NodeJS.ErrnoException).code === 'ENOENT' ? fail(`is not installed: ${program} was not found in PATH`, e) : fail(`could not be run: ${e.message}`, e);
+    });
+    child.once('close', (exit) => {
+      clearTimeout(timer);
+      resolve({ code: exit, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ...(failure ? { error: failure } : {}) });
+    });
+  });
+  if (error) throw error;
+  if (code !== 0) {
+    const said = (stdout.trim() || stderr.trim()).slice(0, 300);
+    if (/credentials not found/i.test(said)) return undefined;
+    throw fail(`failed for ${serverUrl} (exit ${code}): ${said || 'no message'}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout);
+  } catch (e) {
+    throw fail(`answered for ${serverUrl} with something that is not JSON`, e);
+  }
+  if (!isRecord(doc) || typeof doc.Username !== 'string' || typeof doc.Secret !== 'string') {
+    throw fail(`answered for ${serverUrl} without Username and Secret`);
+  }
+  if (doc.Username === '<token>') throw fail(`answered for ${serverUrl} with an identity token, which is not supported: log in with a username and password or token`);
+  if (!doc.Username && !doc.Secret) return undefined;
+  return { username: doc.Username, password: doc.Secret };
+}
+
+async function readDockerConfig(path: string): Promise<DockerConfigAuths> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { auths: new Map(), credHelpers: new Map() };
     throw new DrydockError('CONFIG', `cannot read docker config ${path}: ${(e as Error).message}`, {
       context: { path },
       cause: e,
@@ -113,6 +257,7 @@ async function readDockerAuths(path: string): Promise<Map<string, Credentials>> 
   const entries = isRecord(doc) && isRecord(doc.auths) ? Object.entries(doc.auths) : [];
   for (const [name, entry] of entries) {
     if (!isRecord(entry)) continue;
+    if (/^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/]+\/[^/]/i.test(name) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) continue; // a repository-scoped entry
     const creds = entryCredentials(entry);
     if (creds === 'invalid') {
       throw new DrydockError('CONFIG', `docker config ${path}: the "auth" field for ${name} is not base64 "user:password"`, {
@@ -121,7 +266,12 @@ async function readDockerAuths(path: string): Promise<Map<string, Credentials>> 
     }
     if (creds) out.set(registryKey(name), creds);
   }
-  return out;
+  const credHelpers = new Map<string, string>();
+  if (isRecord(doc) && isRecord(doc.credHelpers)) {
+    for (const [host, helper] of Object.entries(doc.credHelpers)) if (typeof helper === 'string' && helper) credHelpers.set(registryKey(host), helper);
+  }
+  const credsStore = isRecord(doc) && typeof doc.credsStore === 'string' && doc.credsStore ? doc.credsStore : undefined;
+  return { auths: out, credHelpers, ...(credsStore ? { credsStore } : {}) };
 }
 
 function entryCredentials(entry: Record<string, unknown>): Credentials | 'invalid' | undefined {

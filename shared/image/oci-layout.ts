@@ -120,15 +120,15 @@ export class OciLayoutSource implements ImageSource {
         const tags = index.manifests.map(named).filter(Boolean);
         throw new DrydockError('MANIFEST_NOT_FOUND', `no image tagged "${tag}" in the layout (tags: ${tags.join(', ') || 'none'})`, { context: this.ctx });
       }
-      return this.manifest(hit);
+      return withNames(await this.manifest(hit), named(hit));
     }
-    if (index.manifests.length === 1) return this.manifest(index.manifests[0]!);
+    if (index.manifests.length === 1) return withNames(await this.manifest(index.manifests[0]!), named(index.manifests[0]!));
     const names = [...new Set(index.manifests.map(named).filter((n): n is string => Boolean(n)))];
     if (names.length > 1) {
       throw new DrydockError('MANIFEST_NOT_FOUND', `the layout holds several images; name one with :<tag> (tags: ${names.join(', ')})`, { context: this.ctx });
     }
     // Untagged per-platform manifests: index.json itself is the image index.
-    return { bytes: indexBytes, mediaType: index.mediaType ?? MediaType.OciIndex, digest: sha256Digest(indexBytes) };
+    return withNames({ bytes: indexBytes, mediaType: index.mediaType ?? MediaType.OciIndex, digest: sha256Digest(indexBytes) }, names[0]);
   }
 
   async manifest(descriptor: Descriptor): Promise<FetchedManifest> {
@@ -152,6 +152,11 @@ export class OciLayoutSource implements ImageSource {
       throw e instanceof DrydockError ? e.withContext(ctx) : e;
     });
   }
+}
+
+/** The root document with the name the layout gives it (ref.name, else containerd's image name), when it has one. */
+function withNames(doc: FetchedManifest, name: string | undefined): FetchedManifest {
+  return name ? { ...doc, names: [name] } : doc;
 }
 
 function blobPath(digest: string, ctx: ErrorContext): string {

@@ -5,6 +5,10 @@ import { DrydockError } from '../errors.js';
  *   registry refs   [host[:port]/]repo[:tag][@sha256:…]   (Docker Hub: "nginx" → docker.io/library/nginx:latest)
  *   ECR             <account>.dkr.ecr.<region>.amazonaws.com/repo:tag
  *   local sources   oci:<dir>[:tag]   oci-archive:<tar>[:tag]   docker-archive:<tar>[:repo:tag] (the tar's path ends at its first ":")
+ *   engines         docker:<name>  (also docker-daemon:<name>)   podman:<name>   — the image as the local
+ *                   Docker Engine or Podman holds it; `docker://host/repo:tag` is a registry reference
+ *   bare paths      /abs, ./rel, ../rel, ~/…, dir/, or a name ending in .tar: kind "path", told apart by
+ *                   content when opened (shared/image/open.ts)
  */
 export type ImageReference = RegistryReference | LocalReference;
 
@@ -23,7 +27,8 @@ export interface RegistryReference {
 }
 
 export interface LocalReference {
-  kind: 'oci' | 'oci-archive' | 'docker-archive';
+  /** 'docker-daemon' / 'podman': `path` is the image's name or id as the engine knows it; 'path': not yet told apart */
+  kind: 'oci' | 'oci-archive' | 'docker-archive' | 'docker-daemon' | 'podman' | 'path';
   path: string;
   /** oci / oci-archive: the org.opencontainers.image.ref.name to pick; docker-archive: a RepoTag */
   tag?: string;
@@ -46,7 +51,28 @@ export function parseReference(input: string): ImageReference {
   for (const kind of ['oci-archive', 'docker-archive', 'oci'] as const) {
     if (ref.startsWith(`${kind}:`)) return parseLocal(kind, ref.slice(kind.length + 1), input);
   }
+  // skopeo's transport name for a registry
+  if (ref.startsWith('docker://')) return parseRegistry(ref.slice('docker://'.length), input);
+  for (const [prefix, kind] of [['docker-daemon:', 'docker-daemon'], ['docker:', 'docker-daemon'], ['podman:', 'podman']] as const) {
+    if (ref.startsWith(prefix)) return parseEngine(kind, ref.slice(prefix.length), input);
+  }
+  if (isPathLike(ref)) return { kind: 'path', path: ref, original: input };
   return parseRegistry(ref, input);
+}
+
+/** An argument that names a file or directory, never a registry image: it is not looked up in a registry. */
+export function isPathLike(ref: string): boolean {
+  return /^(?:\/|\.{1,2}(?:\/|$)|~\/)/.test(ref) || (ref.endsWith('/') && !/^(?:[^/]*[.:][^/]*|localhost)\//.test(ref)) || (!ref.includes(':') && /\.(?:tar|tar\.gz|tgz)$/i.test(ref));
+}
+
+/** An image name or id as a container engine knows it: a docker reference, or a (short) image id. */
+const ENGINE_NAME = /^(?:sha256:)?[a-f0-9]{12,64}$|^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,511}$/;
+
+function parseEngine(kind: 'docker-daemon' | 'podman', name: string, original: string): LocalReference {
+  const engine = kind === 'podman' ? 'podman' : 'docker';
+  if (!name) throw bad(original, `${engine}: needs an image name or id, e.g. ${engine}:app:dev`);
+  if (!ENGINE_NAME.test(name) || name.includes('..')) throw bad(original, `"${name}" is not an image name or id`);
+  return { kind, path: name, original };
 }
 
 function parseLocal(kind: LocalReference['kind'], rest: string, original: string): LocalReference {
@@ -132,6 +158,7 @@ export function apiHost(ref: RegistryReference): string {
 
 /** Canonical form: docker.io/library/nginx:latest, host/repo@sha256:… */
 export function formatReference(ref: ImageReference): string {
+  if (ref.kind === 'path') return ref.path;
   if (ref.kind !== 'registry') return ref.tag ? `${ref.kind}:${ref.path}:${ref.tag}` : `${ref.kind}:${ref.path}`;
   let s = `${ref.registry}/${ref.repository}`;
   if (ref.tag) s += `:${ref.tag}`;

@@ -1,4 +1,5 @@
 import { maxHeaderSize } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
@@ -126,8 +127,16 @@ interface Grant {
 }
 
 export class RegistryClient {
-  /** the registry's origin, e.g. "https://ghcr.io", "http://127.0.0.1:5000" */
-  readonly origin: string;
+  /**
+   * the registry's origin, e.g. "https://ghcr.io", "http://127.0.0.1:5000". A loopback
+   * registry starts as https and becomes http on its first request when it turns out not to
+   * speak TLS (see schemeProbe).
+   */
+  get origin(): string {
+    return this.currentOrigin;
+  }
+  private currentOrigin: string;
+  private schemeProbe: Promise<void> | undefined;
   private readonly insecure: Set<string>;
   private readonly retry: RetryOptions;
   private readonly sleep: Sleep;
@@ -147,8 +156,8 @@ export class RegistryClient {
       throw new DrydockError('CONFIG', `"${host}" is not a registry host (expected host[:port] without a scheme)`);
     }
     this.insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
-    const plainHttp = isLoopbackHost(host) || this.insecure.has(host.toLowerCase());
-    this.origin = new URL(`${plainHttp ? 'http' : 'https'}://${host}`).origin;
+    const plainHttp = this.insecure.has(host.toLowerCase());
+    this.currentOrigin = new URL(`${plainHttp ? 'http' : 'https'}://${host}`).origin;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.sleep = options.sleep ?? realSleep;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -230,6 +239,38 @@ export class RegistryClient {
     return bytes;
   }
 
+  /**
+   * The OCI referrers API (distribution-spec v1.1): descriptors of the manifests whose `subject`
+   * is `digest`, filtered by `artifactType` (again here: a registry may ignore the filter).
+   * Undefined when the registry has no referrers API (404): callers then use the referrers tag
+   * schema. Only the first page is read (at most MAX_MANIFEST_BYTES).
+   */
+  async getReferrers(repo: string, digest: string, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+    const call: Call = { context: { image: `${this.host}/${repo}@${digest}` }, what: `referrers of ${this.host}/${repo}@${digest}`, signal, maxBytes: MAX_MANIFEST_BYTES };
+    if (!DIGEST.test(digest)) throw new DrydockError('BAD_REFERENCE', `"${digest}" is not a digest`, { context: call.context });
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    let res: Response;
+    try {
+      res = await this.registryRequest(repo, `referrers/${digest}${query}`, 'GET', call, {
+        accept: MediaType.OciIndex,
+        notFound: () => new DrydockError('MANIFEST_NOT_FOUND', `${call.what}: no referrers API`, { context: call.context }),
+      });
+    } catch (e) {
+      if (e instanceof DrydockError && e.code === 'MANIFEST_NOT_FOUND') return undefined;
+      throw e;
+    }
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, call, () => new DrydockError('LIMIT_EXCEEDED', `${call.what} is larger than ${MAX_MANIFEST_BYTES} bytes (MAX_MANIFEST_BYTES)`, { context: call.context }));
+    let doc: unknown;
+    try {
+      doc = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      doc = undefined;
+    }
+    const manifests = (doc as { manifests?: unknown } | undefined)?.manifests;
+    if (!Array.isArray(manifests)) throw new DrydockError('INVALID_MANIFEST', `${call.what}: the answer is not an OCI index`, { context: call.context });
+    return (manifests as Descriptor[]).filter((d) => typeof d?.digest === 'string' && (artifactType === undefined || d.artifactType === artifactType));
+  }
+
   private async fetchBlob(repo: string, descriptor: Descriptor, call: Call): Promise<Response> {
     if (!DIGEST.test(descriptor.digest)) {
       throw new DrydockError('INVALID_MANIFEST', `"${descriptor.digest}" is not a digest`, { context: call.context });
@@ -279,6 +320,7 @@ export class RegistryClient {
     call: Call,
     opts: { accept?: string; notFound: () => DrydockError },
   ): Promise<Response> {
+    await this.decideScheme(call);
     const url = new URL(`/v2/${repo}/${path}`, this.origin);
     const headers: Record<string, string> = opts.accept ? { accept: opts.accept } : {};
     const scope = `repository:${repo}:pull`;
@@ -303,6 +345,21 @@ export class RegistryClient {
     await discard(res);
     if (res.status === 404) throw opts.notFound();
     throw this.statusError(res, finalUrl, call);
+  }
+
+  /**
+   * A loopback registry (not listed as insecure) is spoken to as Docker does: https first,
+   * plain http only when the server does not speak TLS. Decided once per client by a TLS
+   * handshake alone (no request is sent; the certificate is not judged here: the real
+   * requests verify it, so an untrusted certificate is an error, never a downgrade).
+   */
+  private async decideScheme(call: Call): Promise<void> {
+    if (!this.origin.startsWith('https:') || !isLoopbackHost(this.host)) return;
+    if (call.signal?.aborted) throw abortedError(call.context, call.signal.reason);
+    this.schemeProbe ??= speaksTls(new URL(this.origin), Math.min(this.timeouts.idleMs, PROBE_TIMEOUT_MS)).then((tls) => {
+      if (!tls) this.currentOrigin = new URL(`http://${this.host}`).origin;
+    });
+    await this.schemeProbe;
   }
 
   /**
@@ -356,9 +413,18 @@ export class RegistryClient {
               { context, cause: e },
             );
           }
-          const err = new DrydockError('NETWORK', `${call.what}: cannot reach ${url.host} (${describe(e)}; ${tries})`, { context, cause: e });
-          if (isTransientNetworkError(e)) return { retry: err };
-          throw err;
+          const cert = certificateProblem(e);
+          if (cert) {
+            throw new DrydockError(
+              'NETWORK',
+              `${call.what}: the TLS certificate of ${url.host} is not trusted (${cert}); trust its CA with NODE_EXTRA_CA_CERTS=<ca.pem>; not retried`,
+              { context, cause: e, kind: 'permanent' },
+            );
+          }
+          // "attempt n of m" only for a failure that is retried (a reset, a refusal, EAI_AGAIN); a host
+          // that does not resolve (ENOTFOUND) and other final failures say "not retried" instead
+          if (isTransientNetworkError(e)) return { retry: new DrydockError('NETWORK', `${call.what}: cannot reach ${url.host} (${describe(e)}; ${tries})`, { context, cause: e }) };
+          throw new DrydockError('NETWORK', `${call.what}: cannot reach ${url.host} (${describe(e)}; not retried)`, { context, cause: e });
         }
         watch.got();
         if (call.bytes === undefined) watch.expect(Math.min(Number(res.headers.get('content-length')) || 0, call.maxBytes ?? 0));
@@ -780,6 +846,41 @@ async function* timedChunks(res: Response): AsyncGenerator<Uint8Array> {
     // left early (a limit, an error, the consumer gave up): cancel the download
     if (!done) await it.return?.().catch(() => undefined);
   }
+}
+
+/** The longest a loopback registry may take to answer a TLS handshake before it is taken for plain http. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Whether the server at `url` completes a TLS handshake (any certificate: this decides
+ * the scheme only). No handshake, a non-TLS answer, a closed or refused connection, or
+ * silence for `timeoutMs` all mean "not TLS": the http request that follows then reports
+ * the real problem in the usual words.
+ */
+function speaksTls(url: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = tlsConnect({ host, port: Number(url.port || 443), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const done = (tls: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(tls);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref?.();
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+/** The certificate-verification failure behind a fetch error, if that is what it was. */
+function certificateProblem(e: unknown): string | undefined {
+  for (let err = e, depth = 0; err instanceof Error && depth < 8; err = err.cause, depth++) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code)) return `${code}: ${err.message}`;
+  }
+  return undefined;
 }
 
 /** Headers larger than Node's limit (a 1 MiB WWW-Authenticate): a refusal, not an unreachable host. */

@@ -32,7 +32,9 @@ const MAX_INDEX_DEPTH = 2;
  */
 export async function resolveImages(source: ImageSource, image: string, opts: ResolveOptions = {}): Promise<ResolvedImage[]> {
   const root = opts.root ?? (await source.rootManifest(opts.signal));
-  return resolveDocument(source, image, root, undefined, opts, 0);
+  const images = await resolveDocument(source, image, root, undefined, opts, 0);
+  if (root.names?.length) for (const img of images) img.tags = [...root.names];
+  return images;
 }
 
 const IN_TOTO = 'application/vnd.in-toto+json';

@@ -55,6 +55,8 @@ export interface FetchedManifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
+  /** the names the source gives this image: an OCI layout's org.opencontainers.image.ref.name */
+  names?: string[];
 }
 
 /** A layer as the reader needs it: where it sits in the image and how to check it. */
@@ -69,6 +71,8 @@ export interface LayerRef {
 export interface ResolvedImage {
   /** what the user asked for */
   reference: string;
+  /** the names the source gave the image (its root document's FetchedManifest.names) */
+  tags?: string[];
   /** digest of the manifest that was selected (per platform) */
   manifestDigest: string;
   /** digest of the index the manifest was selected from, if any */

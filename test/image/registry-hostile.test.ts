@@ -29,16 +29,23 @@ afterEach(async () => {
   while (stops.length) await stops.pop()!();
 });
 
-/** A raw TCP server: `onRequest` gets the socket once the request's first bytes arrive. */
+/**
+ * A raw TCP server: `onRequest` gets the socket once the request's first bytes arrive.
+ * The client's TLS probe of a loopback registry (a ClientHello, first byte 0x16) is closed
+ * at once, as a plain-http server would, and not counted among `connections`.
+ */
 async function rawServer(onRequest: (socket: Socket) => void): Promise<{ host: string; connections: () => number }> {
   let connections = 0;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
-    connections++;
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
-    socket.once('data', () => onRequest(socket));
+    socket.once('data', (first: Buffer) => {
+      if (first[0] === 0x16) return void socket.destroy();
+      connections++;
+      onRequest(socket);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stops.push(async () => {
