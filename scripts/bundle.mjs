@@ -1,5 +1,9 @@
 // One esbuild bundle per Lambda function (functions/<name>/handler.ts → dist/functions/<name>/index.mjs)
 // and one for the CLI (dist/cli/drydock.mjs). ESM, Node 20+; Lambda runs them on nodejs22.x.
+// Beside every bundle that scans layers (the CLI, and each function whose bundle holds the layer
+// worker pool: the analyzer) goes layer-worker.mjs, the entry point of the threads that walk an
+// image's layers on every core (shared/layers/worker-pool.ts finds it there; without it a scan
+// walks its layers on the main thread).
 import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -29,9 +33,12 @@ const functions = readdirSync('functions', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(`functions/${d.name}/handler.ts`))
   .map((d) => d.name);
 
-await Promise.all([
-  ...functions.map((name) =>
-    build({ ...common, entryPoints: [`functions/${name}/handler.ts`], outfile: `dist/functions/${name}/index.mjs` }),
+const WORKER_POOL = 'shared/layers/worker-pool.ts';
+const [functionResults] = await Promise.all([
+  Promise.all(
+    functions.map((name) =>
+      build({ ...common, entryPoints: [`functions/${name}/handler.ts`], outfile: `dist/functions/${name}/index.mjs`, metafile: true }),
+    ),
   ),
   // The CLI is split so that what one run does not use (CycloneDX, the AWS SDK) is not loaded.
   build({
@@ -43,7 +50,17 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
   }),
 ]);
+/** The functions whose bundle holds the layer worker pool: they get the worker beside them. */
+const scanning = functions.filter((name, i) => Object.keys(functionResults[i].metafile.inputs).includes(WORKER_POOL));
+// The worker is a bundle of its own (no chunks shared with the CLI): a thread loads only what a layer walk uses.
+await Promise.all(
+  ['dist/cli', ...scanning.map((name) => `dist/functions/${name}`)].map((dir) =>
+    build({ ...common, entryPoints: ['shared/layers/layer-worker.ts'], outfile: `${dir}/layer-worker.mjs` }),
+  ),
+);
 // sql.js's WebAssembly engine (rpmdb.sqlite) is loaded from beside the bundle that uses it.
 const wasm = 'node_modules/sql.js/dist/sql-wasm.wasm';
 for (const dir of ['dist/cli', ...functions.map((name) => `dist/functions/${name}`)]) copyFileSync(wasm, `${dir}/sql-wasm.wasm`);
-console.log(`bundled ${functions.length} function(s) (${functions.join(', ')}) and the CLI into dist/`);
+console.log(
+  `bundled ${functions.length} function(s) (${functions.join(', ')}) and the CLI into dist/; the layer worker beside the CLI${scanning.length ? ` and ${scanning.join(', ')}` : ''}`,
+);

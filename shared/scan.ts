@@ -9,6 +9,8 @@ import { DEFAULT_LIMITS, ImageBudget, type LayerExtract, type LayerLimits } from
 import { candidateMatcher, pathMatcher } from './layers/paths.js';
 import { SquashedView } from './layers/squash.js';
 import { walkLayer } from './layers/walker.js';
+import { debugLayer, debugLine, LayerWorkerPool, layerWorkerScript, workerCount } from './layers/worker-pool.js';
+import { probeId, type WorkerJob } from './layers/worker-protocol.js';
 import type { ImageSource } from './ports/image-source.js';
 import type { LayerCache } from './ports/layer-cache.js';
 import type { ContentMatch, FileMeta, ImageConfigSummary } from './policy/types.js';
@@ -27,7 +29,7 @@ export interface ScanOptions {
   limits?: Partial<LayerLimits>;
   cache?: LayerCache;
   catalogers?: readonly Cataloger[];
-  /** layers read at the same time (default 2) */
+  /** layers read at the same time (default 2); with two or more, each in a worker thread (see LayerWorkerPool) */
   concurrency?: number;
   progress?: ScanProgress;
   signal?: AbortSignal;
@@ -80,6 +82,8 @@ export interface ScanWarning {
 export interface ImageInventory {
   image: {
     reference: string;
+    /** the names the source gave the image (an OCI layout's ref.name), when it gave any */
+    tags?: string[];
     manifestDigest: string;
     indexDigest?: string;
     configDigest: string;
@@ -111,6 +115,8 @@ export interface ScanPlan {
   candidate: (path: string) => boolean;
   /** everything that shapes an extract, as a string: part of each layer's cache key */
   fingerprint: string;
+  /** the plan as plain data for a layer worker; undefined when it cannot be sent (a probe the worker does not know) */
+  portable: Pick<WorkerJob, 'needs' | 'probes' | 'limits'> | undefined;
 }
 
 export function scanPlan(opts: Pick<ScanOptions, 'limits' | 'catalogers' | 'collector'> = {}): ScanPlan {
@@ -132,7 +138,13 @@ export function scanPlan(opts: Pick<ScanOptions, 'limits' | 'catalogers' | 'coll
     // extracts also keep the files a symlinked directory may lead to; sparse tar entries are read
     extract: 2,
   });
-  return { limits, list, collector, needs, wanted, candidate, fingerprint };
+  // A worker rebuilds the matchers from the needs and takes the probes from the default catalogers.
+  const known = new Set(catalogNeeds().probes ?? []);
+  const probes = needs.probes ?? [];
+  const portable = probes.every((p) => known.has(p))
+    ? { needs: { exact: needs.exact ?? [], globs: needs.globs ?? [], basenames: needs.basenames ?? [] }, probes: probes.map(probeId), limits }
+    : undefined;
+  return { limits, list, collector, needs, wanted, candidate, fingerprint, portable };
 }
 
 /** A short, stable id of a plan's fingerprint: an inventory made with another is out of date. */
@@ -149,10 +161,16 @@ export async function readLayer(
   plan: ScanPlan,
   layer: { descriptor: ResolvedImage['layers'][number]['descriptor']; diffId?: string },
   image: string,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; budget?: ImageBudget } = {},
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; budget?: ImageBudget; pool?: LayerWorkerPool } = {},
 ): Promise<LayerExtract> {
   const raw = await source.openBlob(layer.descriptor, opts.signal);
-  return walkLayer(raw, {
+  if (opts.pool && plan.portable) {
+    const job: WorkerJob = { ...plan.portable, descriptor: layer.descriptor, image };
+    if (layer.diffId) job.diffId = layer.diffId;
+    if (opts.budget) job.budget = opts.budget.shared;
+    return opts.pool.walk(raw, job, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+  }
+  const extract = await walkLayer(raw, {
     descriptor: layer.descriptor,
     diffId: layer.diffId,
     wanted: plan.wanted,
@@ -164,6 +182,8 @@ export async function readLayer(
     onBytes: opts.onBytes,
     ...(opts.budget ? { budget: opts.budget } : {}),
   });
+  debugLayer(layer.descriptor.digest, 'walked in the main thread');
+  return extract;
 }
 
 export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
@@ -180,7 +200,13 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     const reports: LayerReport[] = [];
     // the image's totals (bytes, entries, kept bytes, symlinks), shared by the layers read at once
     const budget = new ImageBudget(limits);
-    const extracts = await mapLimit(img.layers, opts.concurrency ?? 2, stop, async (layer) => {
+    const concurrency = opts.concurrency ?? 2;
+    // one worker thread per layer read at once, when there are cores for them
+    const threads = plan.portable ? workerCount(img.layers.length, concurrency) : 0;
+    const script = threads ? await layerWorkerScript() : undefined;
+    const pool = script ? new LayerWorkerPool(threads, script) : undefined;
+    if (threads && !script) debugLine(`no layer-worker.mjs beside this bundle: the ${img.layers.length} layers are walked in the main thread`);
+    const extracts = await mapLimit(img.layers, concurrency, stop, async (layer) => {
       const { descriptor } = layer;
       const key = layerCacheKey(descriptor.digest, plan.fingerprint);
       const hit = await opts.cache?.get(key, signal);
@@ -190,7 +216,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
         extract = hit;
         budget.addExtract(hit, { image, layer: descriptor.digest });
       } else {
-        extract = await readLayer(source, plan, layer, image, { signal, budget, onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined });
+        extract = await readLayer(source, plan, layer, image, { signal, budget, onBytes: progress?.bytes ? (n) => progress.bytes!(n) : undefined, ...(pool ? { pool } : {}) });
         try {
           await opts.cache?.put(key, extract, signal);
         } catch (e) {
@@ -211,7 +237,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
       if (layer.diffId) report.diffId = layer.diffId;
       reports[layer.index] = report;
       return extract;
-    });
+    }).finally(() => pool?.close());
     const view = new SquashedView(extracts);
     await Promise.all(list.flatMap((c) => (c.prepare ? [c.prepare(view)] : [])));
     const { distro, packages, issues } = runCatalogers(view, list);
@@ -240,6 +266,7 @@ function inventory(img: ResolvedImage, layers: LayerReport[], distro: Distro | u
     layers,
   };
   if (img.indexDigest) image.indexDigest = img.indexDigest;
+  if (img.tags?.length) image.tags = img.tags;
   image.config = configSummary(img.config);
   const inv: ImageInventory = { image, packages, warnings };
   if (distro) inv.distro = distro;

@@ -159,36 +159,78 @@ export function limitError(name: keyof LayerLimits, what: string, limit: number,
   return new DrydockError('LIMIT_EXCEEDED', `${what} (limit ${name} = ${limit}; to raise it: --limit ${name}=<value> or ${limitEnvName(name)})`, { context });
 }
 
+/** The image totals ImageBudget keeps, in this order, in its shared counters. */
+const BUDGET_FIELDS = ['compressedBytes', 'uncompressedBytes', 'entries', 'keptBytes', 'symlinks'] as const;
+type BudgetField = (typeof BUDGET_FIELDS)[number];
+const BUDGET_LIMIT: Record<BudgetField, keyof LayerLimits> = {
+  compressedBytes: 'maxImageCompressedBytes',
+  uncompressedBytes: 'maxImageUncompressedBytes',
+  entries: 'maxImageEntries',
+  keptBytes: 'maxImageKeptBytes',
+  symlinks: 'maxImageSymlinks',
+};
+const BUDGET_WHAT: Record<BudgetField, (limit: number) => string> = {
+  compressedBytes: (l) => `the image's layers exceed ${l} compressed bytes`,
+  uncompressedBytes: (l) => `the image's layers exceed ${l} uncompressed bytes`,
+  entries: (l) => `the image's layers have more than ${l} entries`,
+  keptBytes: (l) => `the files kept from the image's layers exceed ${l} bytes`,
+  symlinks: (l) => `the image's layers have more than ${l} symlinks`,
+};
+
 /**
  * What the layers of one image have cost so far, shared by the layers read at once: each
- * walk adds to it as it streams, a cached layer adds its recorded stats.
+ * walk adds to it as it streams, a cached layer adds its recorded stats. The totals live in
+ * shared memory (atomic counters), so layers walked in worker threads (see LayerWorkerPool)
+ * add to the same totals as the main thread and hit an image limit at the same point.
  */
 export class ImageBudget {
-  compressedBytes = 0;
-  uncompressedBytes = 0;
-  entries = 0;
-  keptBytes = 0;
-  symlinks = 0;
+  /** the counters, in BUDGET_FIELDS order: hand `shared` to a worker and rebuild with `ImageBudget.over` */
+  readonly shared: SharedArrayBuffer;
+  private readonly counters: BigInt64Array;
 
-  constructor(readonly limits: LayerLimits) {}
+  constructor(
+    readonly limits: LayerLimits,
+    shared?: SharedArrayBuffer,
+  ) {
+    this.shared = shared ?? new SharedArrayBuffer(BUDGET_FIELDS.length * 8);
+    this.counters = new BigInt64Array(this.shared);
+  }
+
+  /** The same budget seen from another thread. */
+  static over(limits: LayerLimits, shared: SharedArrayBuffer): ImageBudget {
+    return new ImageBudget(limits, shared);
+  }
+
+  get compressedBytes(): number {
+    return this.total('compressedBytes');
+  }
+  get uncompressedBytes(): number {
+    return this.total('uncompressedBytes');
+  }
+  get entries(): number {
+    return this.total('entries');
+  }
+  get keptBytes(): number {
+    return this.total('keptBytes');
+  }
+  get symlinks(): number {
+    return this.total('symlinks');
+  }
+
+  private total(f: BudgetField): number {
+    return Number(Atomics.load(this.counters, BUDGET_FIELDS.indexOf(f)));
+  }
 
   /** throws LIMIT_EXCEEDED when a total passes its limit */
   add(part: { compressedBytes?: number; uncompressedBytes?: number; entries?: number; keptBytes?: number; symlinks?: number }, context?: ErrorContext): void {
-    const l = this.limits;
-    if (part.compressedBytes && (this.compressedBytes += part.compressedBytes) > l.maxImageCompressedBytes) {
-      throw limitError('maxImageCompressedBytes', `the image's layers exceed ${l.maxImageCompressedBytes} compressed bytes`, l.maxImageCompressedBytes, context);
-    }
-    if (part.uncompressedBytes && (this.uncompressedBytes += part.uncompressedBytes) > l.maxImageUncompressedBytes) {
-      throw limitError('maxImageUncompressedBytes', `the image's layers exceed ${l.maxImageUncompressedBytes} uncompressed bytes`, l.maxImageUncompressedBytes, context);
-    }
-    if (part.entries && (this.entries += part.entries) > l.maxImageEntries) {
-      throw limitError('maxImageEntries', `the image's layers have more than ${l.maxImageEntries} entries`, l.maxImageEntries, context);
-    }
-    if (part.keptBytes && (this.keptBytes += part.keptBytes) > l.maxImageKeptBytes) {
-      throw limitError('maxImageKeptBytes', `the files kept from the image's layers exceed ${l.maxImageKeptBytes} bytes`, l.maxImageKeptBytes, context);
-    }
-    if (part.symlinks && (this.symlinks += part.symlinks) > l.maxImageSymlinks) {
-      throw limitError('maxImageSymlinks', `the image's layers have more than ${l.maxImageSymlinks} symlinks`, l.maxImageSymlinks, context);
+    for (let i = 0; i < BUDGET_FIELDS.length; i++) {
+      const f = BUDGET_FIELDS[i]!;
+      const n = part[f];
+      if (!n) continue;
+      const total = Number(Atomics.add(this.counters, i, BigInt(n))) + n;
+      const name = BUDGET_LIMIT[f];
+      const limit = this.limits[name];
+      if (total > limit) throw limitError(name, BUDGET_WHAT[f](limit), limit, context);
     }
   }
 

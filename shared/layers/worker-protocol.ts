@@ -1,0 +1,58 @@
+/** The messages between LayerWorkerPool (main thread) and the layer worker (layer-worker.ts). */
+import type { ContentProbe } from '../catalog/types.js';
+import type { ErrorCode, ErrorContext, ErrorKind } from '../errors.js';
+import type { Descriptor } from '../image/types.js';
+import type { LayerExtract, LayerLimits } from './extract.js';
+
+/** workerData.kind of a layer worker: a thread started with anything else does not serve. */
+export const LAYER_WORKER_KIND = 'drydock-layer-worker';
+
+/** What a worker needs to walk one layer as the plan says; plain data (functions are rebuilt in the worker). */
+export interface WorkerJob {
+  descriptor: Descriptor;
+  diffId?: string;
+  /** the plan's path needs without the probes */
+  needs: { exact?: string[]; globs?: string[]; basenames?: string[] };
+  /** the plan's content probes, by probeId; the worker takes them from the default catalogers */
+  probes: string[];
+  limits: LayerLimits;
+  image: string;
+  /** the image's shared totals (ImageBudget.shared) */
+  budget?: SharedArrayBuffer;
+}
+
+/** A blob that is a range of a local file (an OCI layout's blob, a member of an image archive): the worker reads it itself. */
+export interface FileRange {
+  path: string;
+  start: number;
+  /** inclusive, as fs.createReadStream takes it; undefined: to the end of the file */
+  end?: number;
+  highWaterMark: number;
+}
+
+export type ToWorker =
+  /** a layer to walk: its bytes follow as chunks, or, with `file`, the worker reads them from there */
+  | { type: 'start'; job: WorkerJob; file?: FileRange }
+  /** the next bytes of the blob (transferred) */
+  | { type: 'chunk'; buf: ArrayBuffer }
+  | { type: 'end' }
+  /** the source failed while it was read: the walk fails with this message */
+  | { type: 'fail'; message: string }
+  /** tests only: throw an uncaught error in the worker */
+  | { type: 'crash' };
+
+export type WorkerError =
+  | { drydock: true; code: ErrorCode; kind: ErrorKind; message: string; context: ErrorContext }
+  | { drydock: false; name: string; message: string; tar: boolean };
+
+export type FromWorker =
+  /** this many bytes of the blob were taken in: more may be sent */
+  | { type: 'ack'; bytes: number }
+  /** this many compressed bytes were read from the file (a `file` layer only: the source's progress) */
+  | { type: 'read'; bytes: number }
+  | { type: 'done'; extract: LayerExtract }
+  | { type: 'error'; error: WorkerError };
+
+export function probeId(p: ContentProbe): string {
+  return `${p.name}@${p.version}/${p.maxBytes}`;
+}
