@@ -131,6 +131,8 @@ export interface PolicyContext {
   contentMatches?: ContentMatch[];
   /** /etc/passwd as text, when the image has one */
   passwd?: string;
+  /** the image's signature status under the trust policy (shared/trust); undefined when none was configured (image_signature then fails closed) */
+  signatures?: import('../trust/index.js').ImageSignatureResult;
   /** evaluation time (tests set it) */
   now: Date;
 }

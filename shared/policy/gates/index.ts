@@ -12,6 +12,7 @@ import { licensesGate } from './licenses.js';
 import { metadataGate } from './metadata.js';
 import { packagesGate } from './packages.js';
 import { passwdFileGate } from './passwd-file.js';
+import { imageSignatureGate } from '../../trust/gate.js';
 import { secretScansGate } from './secret-scans.js';
 import { vulnerabilitiesGate } from './vulnerabilities.js';
 
@@ -26,4 +27,5 @@ export const gates: readonly Gate[] = [
   filesGate,
   secretScansGate,
   passwdFileGate,
+  imageSignatureGate,
 ];
