@@ -9,7 +9,7 @@ export default defineConfig({
     reporters: ['default'],
     // The default, stated: an unhandled rejection or uncaught exception during a test file's run
     // is reported under "Unhandled Errors" with its cause and fails the run (exit 1), even when
-    // every test passed (see the README's Development table).
+    // every test passed (see the Development table of docs/internals.md).
     dangerouslyIgnoreUnhandledErrors: false,
   },
 });

@@ -15,6 +15,7 @@ import type { Package } from '../catalog/types.js';
 import { formatPlatform } from '../image/platform.js';
 import { parseReference } from '../image/reference.js';
 import { severityRank, type Coverage, type Finding, type MatchResult } from '../match/index.js';
+import { noAdvisorySource } from '../match/coverage.js';
 import type { FiredRule, PolicyResult } from '../policy/types.js';
 import type { ImageInventory, LayerReport } from '../scan.js';
 
@@ -194,7 +195,9 @@ function imageNames(input: HtmlReportInput): Names {
         tags ??= ref.tag ? [ref.tag] : [];
       } else {
         repository ??= `${ref.kind}:${ref.path}`;
-        tags ??= ref.tag ? [ref.tag] : [];
+        // `oci:<dir>` without a tag (or a bare path) still names an image the layout tags
+        // (its org.opencontainers.image.ref.name): not "none"
+        tags ??= ref.tag ? [ref.tag] : sourceTags(inv);
       }
     } catch {
       repository ??= inv.image.reference;
@@ -204,6 +207,15 @@ function imageNames(input: HtmlReportInput): Names {
   const t = tags ?? [];
   const display = repository ? `${repository}${t[0] ? `:${t[0]}` : `@${digest.slice(0, 19)}`}` : inv.image.reference;
   return { ...(registry ? { registry } : {}), ...(repository ? { repository } : {}), tags: t, digest, display };
+}
+
+/**
+ * The names the image's source gave it (an OCI layout's org.opencontainers.image.ref.name),
+ * when the inventory carries them as `image.tags`. Read defensively: only non-empty strings.
+ */
+function sourceTags(inv: ImageInventory): string[] {
+  const tags = (inv.image as { tags?: unknown }).tags;
+  return Array.isArray(tags) ? [...new Set(tags.filter((t): t is string => typeof t === 'string' && t !== ''))] : [];
 }
 
 function toIso(d: Date | string): string {
@@ -328,7 +340,7 @@ function policySection(policy: PolicyResult | undefined): string {
     fact('Policies', policy.policyIds.length ? policy.policyIds.map((p) => `<code>${escapeHtml(p)}</code>`).join(' ') : undefined) +
     fact('Verdict', `<strong>${escapeHtml(policy.verdict.toUpperCase())}</strong> — ${escapeHtml(policy.reason)}`) +
     fact('Rules fired', `${policy.fired.length} (${stops} STOP, ${warns} WARN counted; ${policy.fired.length - counted.length} allowlisted)`) +
-    fact('Evaluated', `${escapeHtml(policy.evaluatedAt)} in ${policy.evaluationMs} ms`) +
+    fact('Evaluated', `${escapeHtml(policy.evaluatedAt)} in ${escapeHtml(formatMs(policy.evaluationMs))}`) +
     '</dl>';
   if (policy.fired.length === 0) return `<section id="policy"><h2>Policy</h2>${head}<p class="muted">No rule fired.</p></section>`;
   const rules = [...policy.fired].sort((a, b) => Number(Boolean(a.allowlistedBy)) - Number(Boolean(b.allowlistedBy)) || (ACTION_RANK[b.action] ?? 0) - (ACTION_RANK[a.action] ?? 0));
@@ -366,10 +378,31 @@ export function compareFindings(a: Finding, b: Finding): number {
   );
 }
 
-function layerLabel(inv: ImageInventory, layerId: string): { text: string; index: number } {
+function layerLabel(inv: ImageInventory, layerId: string): { text: string; index: number; title: string } {
   const l = inv.image.layers.find((x) => x.diffId === layerId || x.digest === layerId);
-  const hex = shortDigest(layerId);
-  return l ? { text: `#${l.index} ${hex}`, index: l.index } : { text: hex, index: 9999 };
+  return l ? { text: `#${l.index} ${shortDigest(layerShownId(l))}`, index: l.index, title: layerTitle(l) } : { text: shortDigest(layerId), index: 9999, title: layerId };
+}
+
+/**
+ * The one id a layer is shown under, everywhere on the page (and as in the text table): its
+ * diff id (the digest of its uncompressed tar, which packages and findings name), else its
+ * compressed digest. The other digest is in the tooltip (layerTitle), never shown as a second id.
+ */
+function layerShownId(l: LayerReport): string {
+  return l.diffId ?? l.digest;
+}
+
+function layerTitle(l: LayerReport): string {
+  return l.diffId && l.diffId !== l.digest ? `diff id ${l.diffId} (compressed blob ${l.digest})` : l.digest;
+}
+
+/** A duration as people read it: "2.6 ms", "14 ms", "1.3 s" (never 2.5803069999999948 ms). */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
+  if (ms > 0 && ms < 0.05) return '< 0.1 ms';
+  if (ms < 10) return `${(Math.round(ms * 10) / 10).toString()} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(Math.round(ms / 100) / 10).toString()} s`;
 }
 
 function shortDigest(d: string): string {
@@ -380,9 +413,13 @@ function shortDigest(d: string): string {
 function coverageSection(input: HtmlReportInput): string {
   const c = input.coverage ?? input.match?.coverage;
   const problems = input.problems ?? [];
-  if ((!c || c.uncovered.length === 0) && problems.length === 0) return '';
+  // no advisory source at all for the OS (CentOS Stream, Fedora, …): named whether or not advisories were loaded
+  const blind = noAdvisorySource(input.inventory);
+  const uncovered = (c?.uncovered ?? []).filter((u) => u !== blind?.ecosystem);
+  if (!blind && uncovered.length === 0 && problems.length === 0) return '';
   const lines = [
-    ...(c && c.uncovered.length > 0 ? [`No advisory data for ${c.uncovered.join(', ')}: those packages were not checked (covered: ${c.covered.join(', ') || 'none'}).`] : []),
+    ...(blind ? [`${blind.message[0]!.toUpperCase()}${blind.message.slice(1)}.`] : []),
+    ...(c && uncovered.length > 0 ? [`No advisory data for ${uncovered.join(', ')}: those packages were not checked (covered: ${c.covered.join(', ') || 'none'}).`] : []),
     ...problems.filter((p) => !p.startsWith('advisory data missing')),
   ];
   return `<section id="coverage"><h2>Advisory data</h2><ul>${lines.map((l) => `<li><strong>Warning:</strong> ${escapeHtml(l)}</li>`).join('')}</ul></section>`;
@@ -408,7 +445,7 @@ function findingsSection(inv: ImageInventory, match: MatchResult | undefined): s
         `<td>${escapeHtml(f.package.name)} <span class="muted">${escapeHtml(f.package.type)}</span></td>` +
         `<td class="mono">${escapeHtml(f.package.version)}${src}</td>` +
         `<td class="mono" data-v="${escapeHtml(f.fixedIn ?? `~${FIX_LABEL[f.fixState] ?? f.fixState}`)}">${fix}</td>` +
-        `<td class="mono" data-v="${layer.index}">${escapeHtml(layer.text)}</td>` +
+        `<td class="mono" data-v="${layer.index}" title="${escapeHtml(layer.title)}">${escapeHtml(layer.text)}</td>` +
         // known exploited (CISA KEV): a badge with the due date; sorts KEV first (ransomware above)
         `<td data-v="${f.kev ? (f.kev.ransomware ? 2 : 1) : 0}">${f.kev ? `<span class="sev sev-critical kev" title="CISA KEV: added ${escapeHtml(f.kev.dateAdded)}${f.kev.ransomware ? ', known ransomware use' : ''}">KEV</span> <span class="muted">due ${escapeHtml(f.kev.dueDate)}</span>` : ''}</td>` +
         `<td class="mono" data-v="${f.epss?.score ?? -1}">${f.epss ? `${escapeHtml(f.epss.score.toFixed(3))}${f.epss.percentile !== undefined ? ` <span class="muted">p${Math.floor(f.epss.percentile * 100)}</span>` : ''}` : ''}</td></tr>`
@@ -460,7 +497,7 @@ function layersSection(inv: ImageInventory, match: MatchResult | undefined): str
     const nf = findingsBy.get(idOf(l)) ?? 0;
     const createdBy = history[l.index];
     const summary =
-      `<strong>#${l.index}</strong> <code title="${escapeHtml(l.digest)}">${escapeHtml(shortDigest(l.digest))}</code> · ${escapeHtml(bytes(l.size))}` +
+      `<strong>#${l.index}</strong> <code title="${escapeHtml(layerTitle(l))}">${escapeHtml(shortDigest(layerShownId(l)))}</code> · ${escapeHtml(bytes(l.size))}` +
       (l.uncompressedBytes ? ` <span class="muted">(${escapeHtml(bytes(l.uncompressedBytes))} uncompressed)</span>` : '') +
       ` · <span data-layer-packages="${pkgs.length}">${pkgs.length} packages</span>` +
       (match ? ` · ${nf} findings` : '') +

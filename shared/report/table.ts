@@ -1,6 +1,7 @@
 import { formatPlatform } from '../image/platform.js';
 import { SEVERITIES } from '../advisories/types.js';
 import { severityRank, type Coverage, type MatchResult } from '../match/index.js';
+import { noAdvisorySource } from '../match/coverage.js';
 import { compareByExploitation } from '../match/exploit.js';
 import { severityFromCvssFallback } from '../match/severity.js';
 import type { PolicyResult } from '../policy/types.js';
@@ -27,7 +28,11 @@ export function renderTable(results: ImageInventory[], matches: ReadonlyArray<Ma
     out.push('');
     const match = matches[i];
     const coverage = match?.coverage ?? (match ? opts.coverages?.[i] : undefined);
-    if (coverage && coverage.uncovered.length > 0) out.push(coverageWarning(coverage), '');
+    // no advisory source at all for the OS (CentOS Stream, Fedora, …): said whether or not advisories were loaded
+    const blind = noAdvisorySource(inv);
+    if (blind) out.push(`WARNING: ${blind.message}`, '');
+    const rest = coverage && blind ? { ...coverage, uncovered: coverage.uncovered.filter((u) => u !== blind.ecosystem) } : coverage;
+    if (rest && rest.uncovered.length > 0) out.push(coverageWarning(rest), '');
     if (match) {
       out.push(renderFindingsTable(inv, match));
       continue;
@@ -98,24 +103,96 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
   return out.join('\n');
 }
 
-/** The verdict and every fired rule: GATE TRIGGER TRIGGER-ID ACTION DETAIL (allowlisted rules marked). */
-export function renderPolicy(result: PolicyResult): string {
+/** The width a terminal table fits when nothing says otherwise (stdout is a file or a pipe, no $COLUMNS). */
+export const DEFAULT_TABLE_WIDTH = 100;
+/** Narrower than this, the DETAIL column moves under its rule instead of beside it. */
+const MIN_DETAIL_WIDTH = 24;
+
+/** The width to fit: the terminal's columns, else a positive $COLUMNS, else DEFAULT_TABLE_WIDTH. */
+export function terminalWidth(stream: { columns?: number } = process.stdout, env: NodeJS.ProcessEnv = process.env): number {
+  if (typeof stream.columns === 'number' && stream.columns > 0) return stream.columns;
+  const n = Number(env.COLUMNS);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_TABLE_WIDTH;
+}
+
+/**
+ * The verdict and every fired rule: GATE TRIGGER TRIGGER-ID ACTION DETAIL (an allowlisted
+ * rule's ACTION says so and its DETAIL names the allowlist item; an expired item is named too), fitted to `opts.width` (default: terminalWidth()). Gate, trigger, trigger id and
+ * action are never cut (they are what an allowlist names); the DETAIL text wraps at spaces in
+ * its column, or, when the other columns leave it less than MIN_DETAIL_WIDTH, goes on indented
+ * lines under its rule. A single word longer than the room it has (a long path) is split
+ * across lines, never dropped.
+ */
+export function renderPolicy(result: PolicyResult, opts: { width?: number } = {}): string {
+  const width = Math.max(MIN_DETAIL_WIDTH + 4, Math.floor(opts.width ?? terminalWidth()));
   const out: string[] = [];
   const mapping = result.mapping ? ` mapping "${result.mapping.name ?? result.mapping.id ?? ''}"` : '';
-  out.push('', `policy: bundle "${result.bundleId}" (${result.bundleDigest.slice(0, 19)}…)${mapping} → ${result.verdict.toUpperCase()} (${result.reason})`);
+  const verdict = `policy: bundle "${result.bundleId}" (${result.bundleDigest.slice(0, 19)}…)${mapping} → ${result.verdict.toUpperCase()} (${result.reason})`;
+  // the verdict line wraps too (continued lines indented by 2), at spaces only
+  const [first = '', ...more] = verdict.length <= width ? [verdict] : wrapText(verdict, width - 2);
+  out.push('', first, ...more.map((l) => `  ${l}`));
   if (result.fired.length > 0) {
     out.push('');
     const rows = result.fired.map((f) => [
       f.gate,
       f.trigger,
       f.triggerId,
-      f.allowlistedBy ? `${f.action} (allowlisted: ${f.allowlistedBy.allowlistId}/${f.allowlistedBy.itemId})` : f.expiredAllowlist ? `${f.action} (allowlist item ${f.expiredAllowlist.itemId} expired ${f.expiredAllowlist.expiredOn})` : f.action,
-      f.message,
+      // the allowlist's ids go in DETAIL (ACTION stays narrow): "[allowlisted: <allowlist>/<item>] …"
+      f.allowlistedBy ? `${f.action} (allowlisted)` : f.action,
+      f.allowlistedBy
+        ? `[allowlisted: ${f.allowlistedBy.allowlistId}/${f.allowlistedBy.itemId}] ${f.message}`
+        : f.expiredAllowlist
+          ? `[allowlist item ${f.expiredAllowlist.allowlistId}/${f.expiredAllowlist.itemId} expired ${f.expiredAllowlist.expiredOn}] ${f.message}`
+          : f.message,
     ]);
-    out.push(...columns([['GATE', 'TRIGGER', 'TRIGGER-ID', 'ACTION', 'DETAIL'], ...rows]));
+    out.push(...fittedColumns([['GATE', 'TRIGGER', 'TRIGGER-ID', 'ACTION', 'DETAIL'], ...rows], width));
   }
   out.push('');
   return out.join('\n');
+}
+
+/**
+ * `columns`, fitted to `width`: the last column wraps in place when the others leave it at
+ * least MIN_DETAIL_WIDTH, else every row's last cell goes on lines of its own, indented by 4,
+ * under the row. Only the last column is ever wrapped; the others keep their whole text.
+ */
+function fittedColumns(rows: string[][], width: number): string[] {
+  const plain = columns(rows);
+  if (plain.every((l) => l.length <= width)) return plain;
+  const last = rows[0]!.length - 1;
+  const lead = rows.map((r) => r.slice(0, last));
+  const widths = lead[0]!.map((_, i) => Math.max(...lead.map((r) => r[i]!.length)));
+  const indent = widths.reduce((n, w) => n + w + 2, 0);
+  const room = width - indent;
+  if (room >= MIN_DETAIL_WIDTH) {
+    return rows.flatMap((r) => {
+      const head = r.slice(0, last).map((c, i) => c.padEnd(widths[i]!)).join('  ');
+      const [first = '', ...more] = wrapText(r[last]!, room);
+      return [`${head}  ${first}`.trimEnd(), ...more.map((l) => `${' '.repeat(indent)}${l}`)];
+    });
+  }
+  const heads = columns(lead);
+  return rows.flatMap((r, i) => (i === 0 ? [heads[0]!, `    ${r[last]!}`] : [heads[i]!, ...wrapText(r[last]!, width - 4).map((l) => `    ${l}`)]));
+}
+
+/** `text` in lines of at most `width` characters, broken at spaces; a longer word is split. */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (let word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length <= width) {
+      line += ` ${word}`;
+      continue;
+    }
+    if (line) lines.push(line);
+    while (word.length > width) {
+      lines.push(word.slice(0, width));
+      word = word.slice(width);
+    }
+    line = word;
+  }
+  if (line || lines.length === 0) lines.push(line);
+  return lines;
 }
 
 /** "1 layer", "2 layers" */

@@ -4,7 +4,7 @@
  * mocks: the scan's "now" is set with DRYDOCK_NOW (tests only), because the fixture data is
  * years old and freshness is measured from the data's own dates.
  *
- * The README's test matrix ("Vulnerabilities" → "A gate without data must not pass") is this
+ * The test matrix of docs/vulnerabilities.md ("A gate without data must not pass") is this
  * file: each row below names its exit code and message.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

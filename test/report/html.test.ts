@@ -15,7 +15,7 @@ import { EXIT } from '../../shared/cli/main.js';
 import { runCli } from '../support/cli.js';
 import type { Finding, MatchResult } from '../../shared/match/index.js';
 import type { PolicyResult } from '../../shared/policy/types.js';
-import { escapeHtml, htmlReportKey, renderHtmlReport, type HtmlReportInput } from '../../shared/report/html.js';
+import { escapeHtml, formatMs, htmlReportKey, renderHtmlReport, type HtmlReportInput } from '../../shared/report/html.js';
 import type { ImageInventory } from '../../shared/scan.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 import { chromiumMissing, decodeEntities, dumpDom, screenshot } from '../support/chromium.js';
@@ -222,6 +222,43 @@ describe('renderHtmlReport (the page as text)', () => {
     expect(err).toContain('CORRUPT_LAYER: gzip: invalid header');
   });
 
+  // issue 17 item 6: one layer was shown under two short digests, its compressed digest in the
+  // layers section (0a0a…) and its diff id beside each finding (d0d0…)
+  it('shows each layer under one short id (its diff id, as findings name it), the compressed digest only as a tooltip', () => {
+    const text = html.replace(/<[^>]*>/g, ' ');
+    for (const [digest, diffId] of [[L0, D0], [L1, D1], [L2, D2]] as const) {
+      const short = diffId.slice(7, 19);
+      expect(text).toContain(short);
+      expect(text).not.toContain(digest.slice(7, 19));
+      // the other digest is there to hover over, not a second id
+      expect(html).toContain(`title="diff id ${diffId} (compressed blob ${digest})"`);
+    }
+    const layers = html.slice(html.indexOf('<section id="layers">'));
+    expect(layers).toContain(`>${D1.slice(7, 19)}</code>`);
+    const curl = html.slice(html.indexOf('data-id="CVE-2023-38545"'));
+    expect(curl.slice(0, curl.indexOf('</tr>'))).toContain(`#1 ${D1.slice(7, 19)}`);
+  });
+
+  // issue 17 item 6: the policy's evaluation time was printed raw, "2.5803069999999948 ms"
+  it('prints the evaluation time rounded ("2.6 ms"), never a raw float', () => {
+    const page = renderHtmlReport({ ...input, policy: { ...policy, evaluationMs: 2.5803069999999948 } });
+    expect(page).toContain('in 2.6 ms</dd>');
+    expect(page).not.toContain('2.5803');
+    expect([0.01, 0.04, 2.5803069999999948, 9.96, 14.4, 999.4, 1234.5, 61_000].map(formatMs)).toEqual(['< 0.1 ms', '< 0.1 ms', '2.6 ms', '10 ms', '14 ms', '999 ms', '1.2 s', '61 s']);
+    expect(formatMs(0)).toBe('0 ms');
+  });
+
+  // issue 17 item 6: "Tags none" for a tagged OCI layout scanned as oci:<dir> (no :tag)
+  it('an OCI layout scanned without :tag shows the tags its source gave it (ref.name), not "none"', () => {
+    const named = { ...inventory.image, reference: 'oci:/images/api', tags: ['v1'] };
+    const page = renderHtmlReport({ inventory: { ...inventory, image: named }, tool: TOOL });
+    expect(page).toContain('<dt>Tags</dt><dd><code>v1</code></dd>');
+    const unnamed = renderHtmlReport({ inventory: { ...inventory, image: { ...inventory.image, reference: 'oci:/images/api' } }, tool: TOOL });
+    expect(unnamed).toContain('<dt>Tags</dt><dd><span class="muted">none</span></dd>');
+    const tagged = renderHtmlReport({ inventory: { ...inventory, image: { ...inventory.image, reference: 'oci:/images/api:v2' } }, tool: TOOL });
+    expect(tagged).toContain('<dt>Tags</dt><dd><code>v2</code></dd>');
+  });
+
   it('puts the HTML report beside the pipeline JSON report', () => {
     expect(htmlReportKey('reports/sha256/abc/20261123T1-x.json.gz')).toBe('reports/sha256/abc/20261123T1-x.html');
     expect(htmlReportKey('reports/a/b.json')).toBe('reports/a/b.html');
@@ -366,6 +403,15 @@ describe('drydock scan -o html', () => {
     expect(out).toContain('data-verdict="none"');
     expect(out).toContain('No policy evaluated');
     expect(out).toContain('data-layer-packages="2"');
+  });
+
+  // issue 17 item 6 ("Tags none" for a tagged layout), end to end: the layout's
+  // org.opencontainers.image.ref.name reaches the inventory as image.tags (the source,
+  // resolveImages and scan.ts carry it).
+  it('oci:<layout> without :tag: the page shows the layout\'s tag v1, not "none"', async () => {
+    const { code, out } = await cli('scan', ref.replace(/:v1$/, ''), '-o', 'html', '-q');
+    expect(code).toBe(EXIT.ok);
+    expect(out).toContain('<dt>Tags</dt><dd><code>v1</code></dd>');
   });
 
   it('lists html among the outputs', async () => {
