@@ -2,7 +2,8 @@
  * Install like a tool (issue 17, item 1): `npm run pack` makes drydock-scan-<version>.tgz (the registry name `drydock` is taken; the command is `drydock`) from the
  * built CLI bundle; it installs into an empty folder with `npm install --offline` and an empty
  * npm cache (so nothing can come from a registry: the package has no dependencies to fetch),
- * and the installed `drydock` scans a real OCI layout made by GNU tar and gzip.
+ * and the installed `drydock` scans a real OCI layout made by GNU tar and gzip, and an image in
+ * the local Distribution registry.
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../support/exec.js';
 import { ensureBuiltCli, REPO_ROOT } from '../support/hostile-corpus.js';
-import { buildImage } from '../support/image-builder.js';
+import { buildImage, pushToRegistry } from '../support/image-builder.js';
+import { startRegistry } from '../support/registry.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 
 let work: string;
@@ -108,4 +110,25 @@ describe('the npm package', () => {
     expect(installed.every((f) => /^(package\.json|README\.md|LICENSE|docs\/|bin\/|dist\/cli\/)/.test(f))).toBe(true);
     expect((await stat(join(app, 'node_modules/drydock-scan/dist/cli/sql-wasm.wasm'))).size).toBeGreaterThan(100_000);
   });
+
+  it('scans an image in a local Distribution registry (the installed command, its own HOME and cache)', async () => {
+    const registry = await startRegistry();
+    try {
+      const layout = join(work, 'layout-registry');
+      await buildImage(layout, {
+        tag: 'v2',
+        layers: [{ files: [
+          { path: 'etc/os-release', content: OS_RELEASE_12 },
+          { path: 'var/lib/dpkg/status', content: statusFile(stanza('gamma', '3.1-2')) },
+        ] }],
+      });
+      await pushToRegistry(layout, 'v2', { host: registry.host }, 'team/app:v2');
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(work, 'home2'), XDG_CACHE_HOME: join(work, 'cache2'), DOCKER_CONFIG: join(work, 'docker2') };
+      delete env.DRYDOCK_CACHE_DIR;
+      const { stdout } = await run(join(app, 'node_modules/.bin/drydock'), ['scan', `${registry.host}/team/app:v2`, '-o', 'json'], { cwd: app, env, timeoutMs: 120_000 });
+      expect(JSON.stringify(JSON.parse(stdout.toString()))).toContain('"gamma"');
+    } finally {
+      await registry.stop();
+    }
+  }, 180_000);
 });
