@@ -7,7 +7,10 @@
  *              real AL2023 rpmdb's), loaded streamed; the real AL2023 rpmdb (102 packages) matched
  *   ELSA       an elsa-all.xml.bz2 of BENCH_ELSA_MB (150) MB uncompressed, made of the real ELSA
  *              definitions replicated the same way (bzip2 by the bzip2 tool, gzip without it),
- *              loaded streamed; an OL7/OL8 inventory of 600 rpms matched. Heap is sampled every
+ *              loaded streamed twice: with the keys of an OL7 inventory of 600 rpms (LoadOptions.keep:
+ *              other releases and packages skipped unparsed) and with every key; that
+ *              inventory matched against both. BENCH_ONLY=elsa runs these rows alone,
+ *              BENCH_ELSA_FILE=<path> keeps the generated document for later runs. Heap is sampled every
  *              20 ms during each load: its peak, beside the process's peak RSS, shows the memory
  *              bound (one element at a time), whatever the file's size.
  *   synthetic  200,000 generated advisories over 20,000 package names (Debian:12, npm, PyPI,
@@ -16,7 +19,7 @@
  * says what version order and merging cost on top of reaching the advisories at all.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,13 +30,15 @@ import { rpmCataloger } from '../shared/catalog/rpm/index.js';
 import { loadSqliteEngine } from '../shared/catalog/rpm/sqlite.js';
 import type { Distro, FileView, ViewFile } from '../shared/catalog/types.js';
 import { MemoryAdvisoryStore } from '../shared/adapters/local/memory-advisory-store.js';
-import { loadAdvisories } from '../shared/advisories/load.js';
+import { loadAdvisories, type LoadOptions } from '../shared/advisories/load.js';
 import type { Package } from '../shared/catalog/types.js';
 import { lookupsFor, matchInventory } from '../shared/match/index.js';
 import { SHARED_FIXTURES } from '../test/support/fixtures.js';
 import { bookworm, inventory, synthetic } from './synthetic.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** BENCH_ONLY=elsa runs only the ELSA rows (elsa-filtered: only the filtered load, as drydock scan loads) */
+const ONLY = process.env.BENCH_ONLY;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
 
@@ -97,17 +102,19 @@ function hasBzip2(): Promise<boolean> {
 }
 
 /** Loads `path` into `store` with the heap sampled every 20 ms; time, peak heap above the start, RSS. */
-async function loadMeasured(label: string, path: string, store: MemoryAdvisoryStore, bytesUncompressed: number): Promise<void> {
+async function loadMeasured(label: string, path: string, store: MemoryAdvisoryStore, bytesUncompressed: number, opts: LoadOptions = {}): Promise<void> {
   global.gc?.();
   const start = process.memoryUsage().heapUsed;
   let peak = start;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
-  const r = await time(() => loadAdvisories([path], store));
+  const cpu0 = process.cpuUsage();
+  const r = await time(() => loadAdvisories([path], store, opts));
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().heapUsed);
   const src = r.value.sources[0];
   out(
-    `${label}: ${src?.kind ?? 'nothing'} ${mib(statSync(path).size)} on disk, ${mib(bytesUncompressed)} uncompressed: ${src?.advisories ?? 0} advisories read, ${src?.kept ?? 0} kept, in ${(r.ms / 1000).toFixed(1)} s (${(bytesUncompressed / 1048576 / (r.ms / 1000)).toFixed(1)} MiB/s); heap peak +${mib(peak - start)} over the start, RSS ${mib(process.memoryUsage().rss)}, peak RSS so far ${mib(process.resourceUsage().maxRSS * 1024)}; ${r.value.issues.length} issues`,
+    `${label}: ${src?.kind ?? 'nothing'} ${mib(statSync(path).size)} on disk, ${mib(bytesUncompressed)} uncompressed: ${src?.advisories ?? 0} advisories read, ${src?.kept ?? 0} kept, in ${(r.ms / 1000).toFixed(1)} s (${(bytesUncompressed / 1048576 / (r.ms / 1000)).toFixed(1)} MiB/s; this process's CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, a decompressor child's not counted); heap peak +${mib(peak - start)} over the start, RSS ${mib(process.memoryUsage().rss)}, peak RSS so far ${mib(process.resourceUsage().maxRSS * 1024)}; ${r.value.issues.length} issues`,
   );
 }
 
@@ -123,6 +130,15 @@ async function al2023Inventory(distro: Distro): Promise<Package[]> {
 async function distroFeeds(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'drydock-match-bench-'));
   try {
+    if (ONLY !== 'elsa') await alasFeed(dir);
+    await elsaFeed(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function alasFeed(dir: string): Promise<void> {
+  {
     // ---- ALAS: the real AL2023 <update> elements (core, livepatch, nvidia), replicated
     const al2023: Distro = { id: 'amzn', versionId: '2023', prettyName: 'Amazon Linux 2023.6.20241010', source: '/etc/os-release' };
     const alInventory = await al2023Inventory(al2023);
@@ -156,7 +172,11 @@ async function distroFeeds(): Promise<void> {
     const alasFiltered = new MemoryAdvisoryStore((k) => keys.has(`${k.ecosystem}\u0000${k.name}`));
     await loadMeasured('ALAS, filtered to the inventory keys', alasPath, alasFiltered, alasBytes);
     await measureDistro('ALAS match (real AL2023 rpmdb)', alasStore, alInventory, al2023);
+  }
+}
 
+async function elsaFeed(dir: string): Promise<void> {
+  {
     // ---- ELSA: the real definitions (OL5 bind, OL8 ksplice openssl, OL7/OL8/OL10 per-arch), replicated
     const ov = join(SHARED_FIXTURES, 'advisories/oracle/oval');
     const defs = ['ELSA-2007-0057.ol5.complete-definition.vuln-list-update.xml', 'ELSA-2021-9151.ol8.ksplice.vunnel.xml', 'elsa-all.ol7-ol8-ol10.per-arch-subset.vunnel.xml'].flatMap((f) =>
@@ -183,18 +203,27 @@ async function distroFeeds(): Promise<void> {
       yield tail;
     };
     const bz = await hasBzip2();
-    const elsaPath = join(dir, bz ? 'com.oracle.elsa-all.xml.bz2' : 'com.oracle.elsa-all.xml.gz');
-    await writeCompressed(elsaPath, elsaParts(), bz ? 'bzip2' : 'gzip');
-    const elsaStore = new MemoryAdvisoryStore();
-    await loadMeasured(`ELSA (elsa-all OVAL, ${bz ? 'bzip2' : 'gzip: no bzip2 tool here'})`, elsaPath, elsaStore, elsaBytes);
+    // BENCH_ELSA_FILE: generate the document there once and reuse it on later runs (generating it takes longer than loading it)
+    const elsaPath = process.env.BENCH_ELSA_FILE ?? join(dir, bz ? 'com.oracle.elsa-all.xml.bz2' : 'com.oracle.elsa-all.xml.gz');
+    if (process.env.BENCH_ELSA_FILE && existsSync(elsaPath)) for (const part of elsaParts()) void part; // only counts elsaBytes
+    else await writeCompressed(elsaPath, elsaParts(), bz ? 'bzip2' : 'gzip');
     const ol: Distro = { id: 'ol', versionId: '7.9', prettyName: 'Oracle Linux Server 7.9', source: '/etc/os-release' };
     const olInventory: Package[] = olNames.flatMap((n, i) => [
       { type: 'rpm', name: n, version: '8.24.0-50.el7', release: '50.el7', arch: i % 2 ? 'x86_64' : 'aarch64', purl: `pkg:rpm/oracle/${n}@8.24.0-50.el7`, layer: 'sha256:l', locations: [] },
       { type: 'rpm', name: `${n}-doc`, version: '8.24.0-57.0.1.el7_9.3', release: '57.0.1.el7_9.3', arch: 'noarch', purl: `pkg:rpm/oracle/${n}-doc@8.24.0-57.0.1.el7_9.3`, layer: 'sha256:l', locations: [] },
     ]);
-    await measureDistro('ELSA match (600 OL7 rpms)', elsaStore, olInventory, ol);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const label = `ELSA (elsa-all OVAL, ${bz ? 'bzip2' : 'gzip: no bzip2 tool here'})`;
+    // as a scan loads: the store and LoadOptions.keep take only the image's keys (Oracle Linux:7 and its package names)
+    const keys = new Set(olInventory.flatMap((p) => lookupsFor(p, ol).lookups.map((l) => `${l.key.ecosystem}\u0000${l.key.name}`)));
+    const keep = (k: { ecosystem: string; name: string }) => keys.has(`${k.ecosystem}\u0000${k.name}`);
+    const elsaFiltered = new MemoryAdvisoryStore(keep);
+    await loadMeasured(`${label}, filtered to the OL7 inventory keys`, elsaPath, elsaFiltered, elsaBytes, { keep });
+    if (ONLY !== 'elsa-filtered') {
+      const elsaStore = new MemoryAdvisoryStore();
+      await loadMeasured(`${label}, every key`, elsaPath, elsaStore, elsaBytes);
+      await measureDistro('ELSA match (600 OL7 rpms)', elsaStore, olInventory, ol);
+    }
+    await measureDistro('ELSA match, filtered store (600 OL7 rpms)', elsaFiltered, olInventory, ol);
   }
 }
 
@@ -211,6 +240,12 @@ async function measureDistro(label: string, store: MemoryAdvisoryStore, packages
 }
 
 async function main(): Promise<void> {
+  if (ONLY === 'elsa' || ONLY === 'elsa-filtered') {
+    // BENCH_ONLY=elsa: the ELSA rows alone (the ALAS, fixtures and synthetic parts skipped)
+    await distroFeeds();
+    out(`peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
+    return;
+  }
   const packages = inventory();
   out(`match bench: ${RUNS} runs, medians; inventory ${packages.length} packages (Debian 12 debs, npm, PyPI)`);
 

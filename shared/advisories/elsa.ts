@@ -6,7 +6,9 @@
  * the largest single definition (ELSA_MAX_DEFINITION_BYTES) and the whole read by
  * ELSA_MAX_TOTAL_BYTES uncompressed. Reading stops at `</definitions>`: the `<tests>`,
  * `<objects>` and `<states>` that follow are not needed (see "criteria" below) and are never
- * decompressed.
+ * decompressed. Elements are cut from the bytes and decoded one by one, so what an Advisory
+ * keeps never pins a decompressed chunk; with ElsaOptions.keep (a scan's keys) a definition for
+ * another release or other packages is skipped before it is parsed.
  *
  * Meaning (one Advisory per `<definition class="patch">`):
  * - id: the `<reference source="elsa" ref_id>` (else the title's leading ELSA-YYYY-NNNN);
@@ -55,6 +57,11 @@ export interface ElsaOptions {
   /** override ELSA_MAX_DEFINITION_BYTES / ELSA_MAX_TOTAL_BYTES (tests) */
   maxDefinitionBytes?: number;
   maxTotalBytes?: number;
+  /**
+   * The keys the caller will ask for (a scan: its image's "Oracle Linux:N" and rpm names). A
+   * definition naming none of them is skipped unparsed (see elsaDefinitions); undefined = all.
+   */
+  keep?: (key: { ecosystem: string; name: string }) => boolean;
 }
 
 export type ElsaVariant = 'plain' | 'ksplice' | 'fips';
@@ -395,57 +402,115 @@ export async function* decompressed(input: AsyncIterable<Uint8Array>): AsyncGene
 }
 
 /**
+ * Whether a definition element can name a key `keep` wants, told without parsing it: the releases
+ * its criteria and `<platform>` name × the package names of its "is earlier than" criteria.
+ * A superset of what parseDefinition reads (undefined when the element names no release or no
+ * package: the full parse then reports it), so a skipped definition never held a wanted row.
+ */
+function wantedBy(element: string, keep: (key: { ecosystem: string; name: string }) => boolean): { wanted: boolean; ecosystems: string[]; issued?: string } | undefined {
+  const releases = new Set<string>();
+  for (const m of element.matchAll(/Oracle Linux (\d+) is installed|<platform>\s*Oracle Linux (\d+)\s*<\/platform>/g)) releases.add(m[1] ?? m[2]!);
+  const names = new Set<string>();
+  for (const m of element.matchAll(/comment\s*=\s*["']\s*([^\s"']+) is earlier than /g)) names.add(m[1]!);
+  if (releases.size === 0 || names.size === 0) return undefined;
+  const ecosystems = [...releases].sort().map((r) => `Oracle Linux:${r}`);
+  for (const ecosystem of ecosystems) for (const name of names) if (keep({ ecosystem, name })) return { wanted: true, ecosystems };
+  const date = /<issued\b[^>]*\bdate\s*=\s*["'](\d{4}-\d{2}-\d{2})["']/.exec(element)?.[1];
+  return { wanted: false, ecosystems, ...(date && !Number.isNaN(Date.parse(date)) ? { issued: `${date}T00:00:00Z` } : {}) };
+}
+
+const DEF_OPEN = Buffer.from('<definition');
+const DEFS_CLOSE = Buffer.from('</definitions>');
+const DEF_CLOSE = Buffer.from('</definition>');
+
+/** The first `<definition` (followed by white space or `>`) or `</definitions>` in `b` from `from`: its offset and which. */
+function nextDefinition(b: Buffer, from: number): { at: number; end: boolean } | undefined {
+  let searched = from;
+  for (let i = b.indexOf(DEF_OPEN, from); i >= 0; i = b.indexOf(DEF_OPEN, i + 1)) {
+    // `</definitions>` before it ends the section (searched only up to it: each byte once)
+    const close = b.subarray(searched, i).indexOf(DEFS_CLOSE);
+    if (close >= 0) return { at: searched + close, end: true };
+    searched = Math.max(searched, i - DEFS_CLOSE.length + 1);
+    const next = b[i + DEF_OPEN.length];
+    if (next === undefined) return undefined; // the next chunk tells
+    if (next === 0x3e || next === 0x20 || next === 0x09 || next === 0x0a || next === 0x0d) return { at: i, end: false };
+  }
+  const close = b.indexOf(DEFS_CLOSE, searched);
+  return close >= 0 ? { at: close, end: true } : undefined;
+}
+
+/**
  * Stream an ELSA OVAL document (a path, bytes, or a byte stream; bzip2, gzip or plain) and yield
  * each definition as an Advisory (or issues). Memory: one definition element at a time.
+ * The document is cut into elements as bytes (the markers are ASCII, so never inside a UTF-8
+ * sequence) and each element decoded on its own: the strings an Advisory keeps are slices of
+ * its own element, never of a decompressed chunk (V8 substrings keep their parent alive, so a
+ * store of 20,000 advisories would otherwise hold every chunk of the document).
+ * With `keep`, a definition that names no wanted key (release × package name) is not parsed:
+ * it is yielded as `skipped` with the ecosystems it names (coverage) and its issued date, and no advisory.
  */
 export async function* elsaDefinitions(
   input: string | Uint8Array | AsyncIterable<Uint8Array>,
   opts: ElsaOptions = {},
-): AsyncGenerator<{ advisory?: Advisory; issues: AdvisoryIssue[]; counts: Record<string, number> }> {
+): AsyncGenerator<{ advisory?: Advisory; skipped?: { ecosystems: string[]; issued?: string }; issues: AdvisoryIssue[]; counts: Record<string, number> }> {
   const where = opts.where ?? (typeof input === 'string' ? input : 'ELSA OVAL');
   const maxDef = opts.maxDefinitionBytes ?? ELSA_MAX_DEFINITION_BYTES;
   const maxTotal = opts.maxTotalBytes ?? ELSA_MAX_TOTAL_BYTES;
   const source: AsyncIterable<Uint8Array> =
     typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input instanceof Uint8Array ? (async function* () { yield input; })() : input;
-  const CLOSE = '</definition>';
-  let buf = '';
+  let buf: Buffer = Buffer.alloc(0);
+  // where the search for `</definition>` resumes in buf (bytes before it were searched)
   let scanFrom = 0;
   let total = 0;
   let sawRoot = false;
   let done = false;
-  const decoder = new TextDecoder('utf-8');
+  const tooBig = () => new RangeError(`${where}: one <definition> is larger than ${maxDef} bytes (ELSA_MAX_DEFINITION_BYTES)`);
   for await (const chunk of decompressed(source)) {
     total += chunk.length;
     if (total > maxTotal) throw new RangeError(`${where}: OVAL document larger than ${maxTotal} bytes uncompressed (ELSA_MAX_TOTAL_BYTES)`);
-    buf += decoder.decode(chunk, { stream: true });
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     if (!sawRoot) {
-      if (/<oval_definitions\b/.test(buf)) sawRoot = true;
-      else if (buf.length > 64 * 1024) throw new RangeError(`${where}: not an OVAL document (no <oval_definitions> in the first 64 KiB)`);
+      const m = /<oval_definitions\b/.exec(buf.toString('latin1', 0, Math.min(buf.length, 64 * 1024 + 64)));
+      if (m) {
+        sawRoot = true;
+        buf = buf.subarray(m.index);
+      } else if (buf.length > 64 * 1024) throw new RangeError(`${where}: not an OVAL document (no <oval_definitions> in the first 64 KiB)`);
       else continue;
     }
+    let pos = 0;
     for (;;) {
-      const start = buf.search(/<definition\b[\s>]|<\/definitions>/);
-      if (start < 0) {
-        buf = buf.slice(-32);
+      const next = nextDefinition(buf, pos);
+      if (!next) {
+        // keep a tail that may hold the start of a marker
+        pos = Math.max(pos, buf.length - DEFS_CLOSE.length);
+        scanFrom = 0;
         break;
       }
-      if (buf.startsWith('</definitions>', start)) {
+      if (next.end) {
         done = true;
         break;
       }
-      const end = buf.indexOf(CLOSE, Math.max(start, scanFrom));
+      const end = buf.indexOf(DEF_CLOSE, Math.max(next.at, scanFrom));
       if (end < 0) {
-        buf = buf.slice(start);
-        scanFrom = Math.max(0, buf.length - CLOSE.length);
-        if (buf.length > maxDef) throw new RangeError(`${where}: one <definition> is larger than ${maxDef} bytes (ELSA_MAX_DEFINITION_BYTES)`);
+        pos = next.at;
+        scanFrom = Math.max(0, buf.length - DEF_CLOSE.length + 1 - pos);
+        if (buf.length - pos > maxDef) throw tooBig();
         break;
       }
-      const element = buf.slice(start, end + CLOSE.length);
-      buf = buf.slice(end + CLOSE.length);
+      const stop = end + DEF_CLOSE.length;
+      pos = stop;
       scanFrom = 0;
-      if (element.length > maxDef) throw new RangeError(`${where}: one <definition> is larger than ${maxDef} bytes (ELSA_MAX_DEFINITION_BYTES)`);
+      if (stop - next.at > maxDef) throw tooBig();
+      // its own string (toString copies): see the header
+      const element = buf.toString('utf8', next.at, stop);
       const issues: AdvisoryIssue[] = [];
       const counts: Record<string, number> = {};
+      const want = opts.keep ? wantedBy(element, opts.keep) : undefined;
+      if (want && !want.wanted) {
+        counts['elsa-not-wanted'] = 1;
+        yield { skipped: { ecosystems: want.ecosystems, ...(want.issued ? { issued: want.issued } : {}) }, issues, counts };
+        continue;
+      }
       let advisory: Advisory | undefined;
       try {
         advisory = parseDefinition(element, where, issues, counts);
@@ -457,6 +522,9 @@ export async function* elsaDefinitions(
     }
     // the tests, objects and states after </definitions> are not read (see the header)
     if (done) break;
+    // the unread rest, copied so the chunk it came from is not kept alive
+    buf = Buffer.from(buf.subarray(pos));
+    if (scanFrom > buf.length) scanFrom = 0;
   }
   if (!sawRoot) throw new RangeError(`${where}: not an OVAL document (no <oval_definitions>)`);
   // a download cut short between two bzip2 blocks decodes without error: the missing end tag tells

@@ -27,6 +27,7 @@ import { attachExploitStore, ExploitStore } from './exploit-store.js';
 import { isKevCatalog, readKevCatalog } from './kev.js';
 import { isEpssFile, readEpssCsv } from './epss.js';
 import { EPSS_FILE, KEV_FILE } from './feeds.js';
+import type { PackageKey } from '../ports/advisory-store.js';
 import type { Advisory, AdvisoryIssue, AdvisoryReadResult } from './types.js';
 
 export type SourceKind = 'osv-zip' | 'osv' | 'debian-tracker-json' | 'debian-vuln-list' | 'alpine-secdb' | 'nvd-api2' | 'cve5' | 'alas-updateinfo' | 'alas-json' | 'elsa-oval' | 'redhat-csaf' | 'kev' | 'epss';
@@ -65,6 +66,13 @@ export interface LoadOptions {
   cvss?: CvssStore;
   /** where KEV / EPSS data goes (default: a new ExploitStore, returned in the summary) */
   exploits?: ExploitStore;
+  /**
+   * The keys the caller will ask for — the same predicate as the store's `keep` (a scan: its
+   * images' keys). Streamed sources use it to skip records early: an ELSA definition for another
+   * Oracle Linux release or other packages is not parsed, and a kept one is trimmed to the wanted
+   * rows before the store holds it. Undefined: every record is read in full.
+   */
+  keep?: (key: PackageKey) => boolean;
 }
 
 /** Load every path into `store`. A path that does not exist is an error; a bad record is an issue. */
@@ -126,13 +134,28 @@ export async function loadAdvisories(paths: readonly string[], store: MemoryAdvi
       const src: LoadedSource = { path, kind: 'elsa-oval', advisories: 0, kept: 0, ecosystems: [] };
       const ecos = new Set<string>();
       try {
-        for await (const r of elsaDefinitions(path)) {
+        const keep = opts.keep;
+        for await (const r of elsaDefinitions(path, keep ? { keep } : {})) {
           summary.issues.push(...r.issues);
           for (const [k, v] of Object.entries(r.counts)) summary.counts[k] = (summary.counts[k] ?? 0) + v;
-          if (!r.advisory) continue;
-          src.advisories++;
-          describeSource(src, ecos, r.advisory);
-          if (store.add(r.advisory)) src.kept++;
+          if (r.skipped) {
+            // read, for a release or packages the caller does not ask for: counted and covered, not kept
+            src.advisories++;
+            for (const e of r.skipped.ecosystems) ecos.add(e);
+            const at = r.skipped.issued;
+            if (at && (!src.producedAt || Date.parse(at) > Date.parse(src.producedAt))) src.producedAt = new Date(Date.parse(at)).toISOString();
+          } else if (r.advisory) {
+            src.advisories++;
+            describeSource(src, ecos, r.advisory);
+            const a = keep ? { ...r.advisory, affected: r.advisory.affected.filter((p) => keep({ ecosystem: p.ecosystem, name: p.name })) } : r.advisory;
+            // (added even when no row is left: it replaces an earlier copy of the same id). One the
+            // store keeps is put again as a structuredClone: the strings it holds then stop being
+            // slices of the whole definition element (~half the heap of an unfiltered load).
+            if (store.add(a)) {
+              store.add(structuredClone(a));
+              src.kept++;
+            }
+          } else continue;
           if (src.advisories % 1000 === 0) tick(1000);
         }
       } catch (e) {

@@ -9,6 +9,29 @@ import parseSpdx from 'spdx-expression-parse';
 export function normalizeLicense(declared: string): string | undefined {
   const text = declared.trim();
   if (!text) return undefined;
+  if (text.length > MEMO_MAX_KEY_CHARS) return normalizeUncached(text);
+  if (memo.has(text)) return memo.get(text);
+  const out = normalizeUncached(text);
+  if (memo.size >= MEMO_MAX_ENTRIES) {
+    // oldest first: Map iterates in insertion order
+    const oldest = memo.keys().next();
+    if (!oldest.done) memo.delete(oldest.value);
+  }
+  memo.set(text, out);
+  return out;
+}
+
+/**
+ * Answers already computed, by trimmed declared text: an image declares the same few hundred
+ * licences thousands of times, and spdx-correct and the SPDX parser cost ~0.3 s per warm scan.
+ * Bounded to MEMO_MAX_ENTRIES entries of at most MEMO_MAX_KEY_CHARS characters each (longer
+ * texts are computed every time), so hostile licence strings cannot grow it without limit.
+ */
+const MEMO_MAX_ENTRIES = 10_000;
+const MEMO_MAX_KEY_CHARS = 512;
+const memo = new Map<string, string | undefined>();
+
+function normalizeUncached(text: string): string | undefined {
   // npm's "no licence granted" words, which spdx-correct would turn into their opposite (Unlicense)
   if (/^(UNLICENSED|SEE LICEN[CS]E IN\b)/i.test(text)) return undefined;
   if (isSpdx(text)) return text;

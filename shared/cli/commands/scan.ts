@@ -379,7 +379,8 @@ async function matchAll(
   for (const r of results) for (const p of r.packages) for (const l of lookupsFor(p, r.distro).lookups) keys.add(packageKeyString(l.key));
   const store = new MemoryAdvisoryStore((k) => keys.has(packageKeyString(k)));
   const tty = !opts.quiet && io.stderr.isTTY;
-  const summary = await loadAdvisories(paths, store, { progress: tty ? (n) => io.stderr.write(`\rloading advisories: ${n} records`) : undefined });
+  // keep: the loaders that can (Oracle's ELSA OVAL) skip the definitions of no package of these images unparsed
+  const summary = await loadAdvisories(paths, store, { keep: (k) => keys.has(packageKeyString(k)), progress: tty ? (n) => io.stderr.write(`\rloading advisories: ${n} records`) : undefined });
   if (tty) io.stderr.write('\r\x1b[K');
   // A path that holds no advisory (README.md, an empty directory, a JSON of another kind) is
   // the user naming the wrong thing, not data that says "no vulnerabilities": a usage error.
@@ -387,7 +388,7 @@ async function matchAll(
     const under = summary.sources.filter((s) => s.path === p || s.path.startsWith(p.endsWith(sep) ? p : `${p}${sep}`));
     if (under.some((s) => s.advisories > 0 || !ADVISORY_KINDS.has(s.kind))) continue;
     const why = summary.issues.find((i) => i.where === p || i.where.startsWith(`${p}${sep}`));
-    throw new DrydockError('CONFIG', `advisories: ${p} holds no advisory Drydock reads (OSV records or all.zip, Debian tracker JSON or list entries, Alpine secdb, Amazon Linux updateinfo or ALAS JSON)${why ? `: ${why.where}: ${why.message}` : under.length > 0 ? ': no records' : ': no advisory files'}`);
+    throw new DrydockError('CONFIG', `advisories: ${p} holds no advisory Drydock reads (OSV records or all.zip, Debian tracker JSON or list entries, Alpine secdb, Amazon Linux updateinfo or ALAS JSON, Oracle ELSA OVAL, Red Hat CSAF VEX)${why ? `: ${why.where}: ${why.message}` : under.length > 0 ? ': no records' : ': no advisory files'}`);
   }
   if (summary.issues.length > 0) {
     io.stderr.write(`warning: ${summary.issues.length} advisory record(s) could not be read, e.g. ${summary.issues[0]!.where}: ${summary.issues[0]!.message}\n`);
