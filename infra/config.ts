@@ -8,7 +8,7 @@ import { DEFAULT_ALAS_STREAMS, validateAlasStreamNames } from '../shared/advisor
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
 import { parseLimits } from '../shared/layers/extract.js';
 import { parseAge } from '../shared/match/coverage.js';
-import { isVexKey, type PublishMode } from '../shared/pipeline/config.js';
+import { isTrustPolicyKey, isVexKey, type PublishMode } from '../shared/pipeline/config.js';
 
 export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
@@ -85,6 +85,8 @@ export interface DrydockSettings {
   epssUrl?: string;
   /** OpenVEX documents in the bucket (keys under vex/) whose statements suppress findings (DRYDOCK_VEX_KEYS); the evaluator may read exactly these */
   vexKeys: string[];
+  /** the trust policy's key in the bucket (under policies/; DRYDOCK_TRUST_POLICY_KEY): the evaluator verifies image signatures against it, reading exactly this object and the images' registries; unset: signatures are not checked */
+  trustPolicyKey?: string;
 }
 
 export const DEFAULT_SETTINGS: DrydockSettings = {
@@ -146,6 +148,7 @@ export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   kevUrl: 'https URL of the CISA KEV catalog JSON (a mirror)',
   epssUrl: 'https URL of the FIRST EPSS scores CSV (gzip; a mirror)',
   vexKeys: 'comma-separated S3 keys under vex/ of OpenVEX documents',
+  trustPolicyKey: 'S3 key under policies/ of the trust policy (docs/signatures.md; keys and certificates inline)',
 };
 
 export class SettingsError extends Error {
@@ -229,6 +232,7 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
     ['resultRetentionDays', int('resultRetentionDays', 0, 3650)],
     ['policyBundle', str('policyBundle')],
     ['policyKey', str('policyKey')],
+    ['trustPolicyKey', str('trustPolicyKey')],
     ['platform', str('platform')],
     ['publish', str('publish')],
     ['osvUrl', str('osvUrl')],
@@ -283,6 +287,8 @@ export function settingsProblems(s: DrydockSettings): string[] {
   // exact keys: the evaluator is granted these objects and no others
   for (const k of s.vexKeys) if (!isVexKey(k)) problems.push(`vexKeys: ${JSON.stringify(k)} is not a plain S3 key under vex/`);
   if (new Set(s.vexKeys).size !== s.vexKeys.length) problems.push('vexKeys: a key is listed twice');
+  if (s.trustPolicyKey !== undefined && !isTrustPolicyKey(s.trustPolicyKey)) problems.push(`trustPolicyKey: ${JSON.stringify(s.trustPolicyKey)} is not a plain S3 key under policies/`);
+  if (s.trustPolicyKey !== undefined && s.trustPolicyKey === (s.policyKey ?? (s.policyBundle ? DEFAULT_POLICY_KEY : undefined))) problems.push(`trustPolicyKey: ${s.trustPolicyKey} is the policy bundle's key`);
   if (![1, 2].includes(s.analyzerBatchSize)) problems.push(`analyzerBatchSize: ${s.analyzerBatchSize} must be 1 or 2`);
   // props given in code are not range-checked by settingsFromContext
   for (const [key, min, max] of [

@@ -282,6 +282,7 @@ export class DrydockStack extends Stack {
         ...(settings.maxAdvisoryAge !== undefined ? { DRYDOCK_MAX_ADVISORY_AGE: settings.maxAdvisoryAge } : {}),
         ...(settings.exploitFeeds ? { DRYDOCK_EXPLOIT_FEEDS: '1' } : {}),
         ...(settings.vexKeys.length ? { DRYDOCK_VEX_KEYS: settings.vexKeys.join(',') } : {}),
+        ...(settings.trustPolicyKey ? { DRYDOCK_TRUST_POLICY_KEY: settings.trustPolicyKey } : {}),
       },
     });
     this.feedSync = new PipelineFunction(this, 'FeedSync', {
@@ -577,8 +578,11 @@ export class DrydockStack extends Stack {
     allow(f.role, 'TellMissingObjectsApart', ['s3:ListBucket'], [this.bucket.bucketArn]);
   }
 
-  private grantAnalyzer(): void {
-    const f = this.analyzer;
+  /**
+   * Reading images from ECR: the analyzer, and the evaluator when it verifies signatures (they are
+   * OCI artifacts beside the image in its repository). The configured repositories only.
+   */
+  private grantReadImages(f: PipelineFunction, who: string): void {
     const repositories = this.settings.repositories.length ? this.settings.repositories : ['*'];
     allow(f.role, 'EcrAuthorizationToken', ['ecr:GetAuthorizationToken'], ['*'], {
       wildcardReason: 'ecr:GetAuthorizationToken has no resource-level permissions (AWS offers only "*"); the token grants nothing by itself, image reads are limited to the configured repositories below.',
@@ -590,10 +594,15 @@ export class DrydockStack extends Stack {
       repositories.map((r) => this.formatArn({ service: 'ecr', resource: 'repository', resourceName: r })),
       {
         wildcardReason: this.settings.repositories.length
-          ? 'The deployment names repository patterns with "*" (the repositories setting); the analyzer may read images of the matching repositories of this account and region only.'
+          ? `The deployment names repository patterns with "*" (the repositories setting); the ${who} may read images of the matching repositories of this account and region only.`
           : 'No repositories configured: the scanner covers every repository of this account and region, by design (set the repositories context to narrow the rule and this ARN). Read-only actions.',
       },
     );
+  }
+
+  private grantAnalyzer(): void {
+    const f = this.analyzer;
+    this.grantReadImages(f, 'analyzer');
     allow(f.role, 'ImageRecords', ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [this.tables.images.tableArn]);
     allow(f.role, 'WritePackageIndex', ['dynamodb:BatchWriteItem'], [this.tables.packageIndex.tableArn]);
     this.grantIdempotency(f);
@@ -623,6 +632,11 @@ export class DrydockStack extends Stack {
     // KEV / EPSS as feed-sync leaves them (shared/advisories/exploit-feed.ts EXPLOIT_KEYS): exactly these objects
     if (this.settings.exploitFeeds) allow(f.role, 'ReadExploitData', ['s3:GetObject'], Object.values(EXPLOIT_KEYS).map((k) => `${this.bucket.bucketArn}/${k}`));
     if (this.settings.vexKeys.length) allow(f.role, 'ReadVexDocuments', ['s3:GetObject'], this.settings.vexKeys.map((k) => `${this.bucket.bucketArn}/${k}`));
+    // signatures (issue 19): the trust policy object, and the images' registries, where the signatures are
+    if (this.settings.trustPolicyKey) {
+      allow(f.role, 'ReadTrustPolicy', ['s3:GetObject'], [`${this.bucket.bucketArn}/${this.settings.trustPolicyKey}`]);
+      this.grantReadImages(f, 'evaluator');
+    }
     this.grantListBucket(f);
     allow(f.role, 'SendPoisonMessages', ['sqs:SendMessage'], [this.evaluateDeadLetters.queueArn]);
     this.grantPublishResults(f);

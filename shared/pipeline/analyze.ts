@@ -26,8 +26,9 @@ import type { Descriptor, FetchedManifest, Platform, ResolvedImage } from '../im
 import { analysisVersion, readLayer, scanImage, scanPlan, type ImageInventory, type ScanPlan } from '../scan.js';
 import { TOOL } from '../version.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { checkOutgoing, imageReference, type EvaluateJob, type ImageName, type LayerJob, type ScanJob } from './messages.js';
+import { checkOutgoing, imageReference, SIGNATURE_TRIGGER, type EvaluateJob, type ImageName, type LayerJob, type ScanJob } from './messages.js';
 import { globMatch } from '../policy/engine.js';
+import { signatureArtifactOf, type SignatureArtifact } from '../trust/artifact.js';
 
 export type AnalysisOutcome =
   | { outcome: 'analyzed'; digest: string; packages: number; layersRead: number; layersCached: number }
@@ -144,6 +145,13 @@ export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: 
     // Not every push is an image: artifacts and attestations are recorded as skipped, never failed;
     // an untagged push is a platform manifest of an index (analysed under the index) or a push by digest.
     root ??= await source.rootManifest(signal);
+    // A pushed signature (cosign's "sha256-<hex>.sig" tag, the referrers tag "sha256-<hex>", an
+    // untagged referrer with a subject), told from its tag and the manifest fetched here anyway:
+    // never scanned; its subject, when analysed, is evaluated again (issue 19, item 2)
+    const artifact = job.reason === 'push' ? signatureArtifactOf({ ...(job.image.tag ? { tag: job.image.tag } : {}), manifest: root.bytes, mediaType: root.mediaType }) : undefined;
+    if (artifact && (await reevaluateSubject(deps, job, artifact))) {
+      return await recordSkip(deps, digest, job.jobId, `signature artifact (${artifact.kind}) of ${artifact.subjectDigest}: its evaluation queued`);
+    }
     const skip = notAnImage(root) ?? (job.reason === 'push' && !job.image.tag ? UNTAGGED_REASON : undefined);
     if (skip) return await recordSkip(deps, digest, job.jobId, skip);
 
@@ -189,6 +197,35 @@ export async function analyzeScanJob(job: ScanJob, deps: PipelineDeps, signal?: 
   } finally {
     await source.close?.();
   }
+}
+
+/**
+ * A pushed signature (or the referrers index listing signatures): its subject is evaluated again,
+ * so the signature status it changes reaches the result. False when the subject is not analysed
+ * (its own evaluation will read the signature; the artifact is then skipped as any non-image).
+ * One evaluation per push event: the trigger carries the scan job's id.
+ */
+async function reevaluateSubject(deps: PipelineDeps, job: ScanJob, artifact: SignatureArtifact): Promise<boolean> {
+  const subject = artifact.subjectDigest;
+  const record = await deps.images.get(subject);
+  const pushed = job.image.tag ?? job.image.digest ?? 'untagged';
+  if (!record || (record.status !== 'analyzed' && record.status !== 'evaluated')) {
+    deps.log.info('signature pushed for an image not analysed: nothing to re-evaluate', { subject, pushed, kind: artifact.kind, status: record?.status });
+    return false;
+  }
+  const trigger = `${SIGNATURE_TRIGGER}${pushed}@${job.jobId}`.slice(0, 500);
+  const evaluate = checkOutgoing<EvaluateJob>({
+    schema: 'drydock.evaluate-job/1',
+    jobId: `evaluate:${subject}:${trigger}`.slice(0, 200),
+    digest: subject,
+    reason: 'signature',
+    trigger,
+    requestedAt: deps.now().toISOString(),
+  });
+  await deps.evaluateQueue.send(evaluate);
+  deps.metrics.add('SignaturePushes', 'Count', 1);
+  deps.log.info('signature pushed: its subject is evaluated again', { subject, pushed, kind: artifact.kind });
+  return true;
 }
 
 /** The claimed record becomes 'skipped' with its reason: never published, never an error. */

@@ -56,6 +56,8 @@ export interface PipelineConfig {
   epssUrl?: string;
   /** OpenVEX documents in the bucket (DRYDOCK_VEX_KEYS, keys under vex/): their not_affected / fixed statements suppress the evaluator's findings */
   vexKeys: string[];
+  /** the trust policy's key in the bucket (DRYDOCK_TRUST_POLICY_KEY, under policies/): the evaluator verifies each image's signatures against it; unset: not checked */
+  trustPolicyKey?: string;
 }
 
 export const DEFAULT_CONFIG: PipelineConfig = {
@@ -146,6 +148,7 @@ export const ENVIRONMENT = {
   DRYDOCK_KEV_URL: "the KEV catalog's URL (default CISA's known_exploited_vulnerabilities.json)",
   DRYDOCK_EPSS_URL: "the EPSS scores' URL (default FIRST's epss_scores-current.csv.gz)",
   DRYDOCK_VEX_KEYS: 'comma-separated S3 keys (under vex/) of OpenVEX 0.2.0 documents whose statements suppress findings',
+  DRYDOCK_TRUST_POLICY_KEY: "S3 key (under policies/) of the trust policy (docs/signatures.md, inline keys and certificates only): the evaluator verifies each image's signatures against it; unset: not checked",
 } as const;
 
 export function loadConfig(env: Record<string, string | undefined>, need: ReadonlyArray<keyof PipelineResources> = Object.keys(RESOURCE_VARS) as Array<keyof PipelineResources>): { config: PipelineConfig; resources: PipelineResources } {
@@ -222,6 +225,11 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
   }
   config.vexKeys = list('DRYDOCK_VEX_KEYS');
   for (const k of config.vexKeys) if (!isVexKey(k)) problems.push(`DRYDOCK_VEX_KEYS: ${JSON.stringify(k)} is not a plain S3 key under vex/`);
+  const trustPolicyKey = env.DRYDOCK_TRUST_POLICY_KEY?.trim();
+  if (trustPolicyKey) {
+    if (isTrustPolicyKey(trustPolicyKey)) config.trustPolicyKey = trustPolicyKey;
+    else problems.push(`DRYDOCK_TRUST_POLICY_KEY=${JSON.stringify(trustPolicyKey)} is not a plain S3 key under policies/`);
+  }
   if (problems.length) {
     throw new DrydockError('CONFIG', `invalid Drydock configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -231,4 +239,9 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
 /** A VEX document's key: a plain S3 key under `vex/` (the evaluator is granted exactly these keys). */
 export function isVexKey(k: string): boolean {
   return /^vex\/[A-Za-z0-9!_.'()/-]+$/.test(k) && !k.endsWith('/') && !k.includes('..') && k.length <= 512;
+}
+
+/** The trust policy's key: a plain S3 key under `policies/` (the evaluator is granted exactly this key). */
+export function isTrustPolicyKey(k: string): boolean {
+  return /^policies\/[A-Za-z0-9!_.'()/-]+$/.test(k) && !k.endsWith('/') && !k.includes('..') && k.length <= 512;
 }

@@ -18,13 +18,17 @@ import { renderHtmlReport } from '../report/html.js';
 import { EXPLOIT_KEYS, loadExploitData, type ExploitData } from '../advisories/exploit-feed.js';
 import { parseVex, SUPPRESS_LIMITS, type Suppressions } from '../match/suppress.js';
 import { TOOL } from '../version.js';
+import { RegistrySource } from '../image/registry.js';
+import { parseTrustPolicy, verifyImageSignatures, type ImageSignatureResult, type TrustPolicy } from '../trust/index.js';
+import { MAX_TRUST_POLICY_BYTES } from '../trust/policy.js';
 import { decodeInventory, packageIndexEntries } from './analyze.js';
 import type { ImageInventory } from '../scan.js';
+import type { ImageSource } from '../ports/image-source.js';
 import type { Advisory } from '../advisories/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { checkOutgoing, type AdvisoryDataSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
+import { checkOutgoing, SIGNATURE_TRIGGER, type AdvisoryDataSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
 
 export type EvaluationOutcome =
   | { outcome: 'evaluated'; digest: string; status: Verdict; changed: boolean; published: boolean; findings: number; resultId: string }
@@ -93,6 +97,8 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   const exploit = deps.config.exploitFeeds ? await loadExploitData(deps.objects, { ...(wantedKevVersion(job) ? { wantKevVersion: wantedKevVersion(job)! } : {}) }) : undefined;
   for (const issue of exploit?.issues ?? []) deps.log.warn('exploitation data unreadable: treated as missing', { issue });
   const suppressions = await loadVex(deps);
+  // signatures (DRYDOCK_TRUST_POLICY_KEY): checked once for the image, before any gate sees it
+  const signatures = await checkSignatures(deps, record);
   const evals: PlatformEvaluation[] = [];
   const coverages: Coverage[] = [];
   const summaries = new Map<string, FeedSummary | undefined>();
@@ -118,7 +124,9 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     coverages.push(match.coverage);
     // findings a VEX statement suppresses never reach the gates (as in the CLI); the bundle's allowlists are the engine's own
     const gateView = { ...match, findings: match.findings.filter((f) => f.suppressed?.by !== 'vex') };
-    const policy = evaluatePolicy(bundle, policyContext(inv, { vulnerabilities: gateView, now }));
+    const ctx = policyContext(inv, { vulnerabilities: gateView, now });
+    if (signatures) ctx.signatures = signatures;
+    const policy = evaluatePolicy(bundle, ctx);
     evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy });
   }
   const multi = Boolean(record.platforms?.length);
@@ -156,8 +164,9 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   const countedIds = new Set(findingIds);
   const resolved = previous ? [...previousIds].filter((id) => !countedIds.has(id)) : [];
   const retag = job.reason === 'retag';
-  // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same
-  const changed = retag || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
+  // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same;
+  // so is a pushed signature (SIGNATURE_TRIGGER): the signature status it re-evaluated for is the news
+  const changed = retag || job.trigger.startsWith(SIGNATURE_TRIGGER) || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
 
   const reportKey = OBJECT_KEYS.report(job.digest, resultId);
   if (!own) {
@@ -165,6 +174,7 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
       // an index: image, distro and policy of the platform that decided the verdict; the findings of
       // every platform, each once with the platforms it is on; each platform's own part under `platforms`
       format: 'drydock.report/1', tool: TOOL, resultId, image: worst.inv.image, distro: worst.inv.distro, reason: reasonOf(job), policy,
+      ...(signatures ? { signatures } : {}),
       vulnerabilities: multi ? { ...match, findings: unique.map((f) => ({ ...f, platforms: platformsOf!(f) })) } : match,
       evaluatedAt: now.toISOString(),
       ...(multi ? { platforms: evals.map((e) => ({ platform: e.platform, image: e.inv.image, distro: e.inv.distro, policy: e.policy, vulnerabilities: e.match })) } : {}),
@@ -220,6 +230,7 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf), resolvedFindings: resolved.slice(0, 200) } : {}),
     topFindings: brief(counted, 20, platformsOf),
     ...(suppressedCount > 0 ? { suppressedFindings: suppressedCount } : {}),
+    ...(signatures ? { signature: signatureSummary(signatures) } : {}),
     reportKey,
     evaluatedAt: result.evaluatedAt,
     ...(perPlatform ? { platforms: perPlatform } : {}),
@@ -440,6 +451,9 @@ export async function publishResult(deps: PipelineDeps, message: ResultMessage):
     highestSeverity: message.highestSeverity ?? 'none',
     repository: message.image.repository,
     changed: String(message.changed),
+    // only with a trust policy (SNS refuses empty attribute values: no signers, no attribute)
+    ...(message.signature ? { signature_status: message.signature.status } : {}),
+    ...(message.signature?.signers.length ? { signature_signers: message.signature.signers.join(',').slice(0, 1024) } : {}),
   });
   deps.metrics.add('ResultsPublished', 'Count', 1);
   return true;
@@ -478,4 +492,60 @@ async function loadBundle(deps: PipelineDeps): Promise<PolicyBundle> {
   const bundle = parseBundle(bytes, key);
   cachedBundle = { key, at: Date.now(), bundle };
   return bundle;
+}
+
+/** The result message's part: status, signers (at most 16, each at most 512 characters), reason (at most 2000). */
+function signatureSummary(r: ImageSignatureResult): NonNullable<ResultMessage['signature']> {
+  return { status: r.status, signers: r.signers.slice(0, 16).map((s) => s.slice(0, 512)), reason: r.reason.slice(0, 2000) };
+}
+
+/**
+ * The image's signatures under the trust policy (DRYDOCK_TRUST_POLICY_KEY), read from its
+ * registry as the analyzer reads the image (deps.openImage: ECR credentials on AWS, the
+ * registry override locally). Cosign signs what a tag names, so the record's digest (an index's
+ * when there is one) is checked first, then the platform manifest's when that one is unsigned.
+ * No trust policy: undefined (the image_signature gate then fails closed). A registry that
+ * cannot be read throws: an unreadable registry is never "unsigned".
+ */
+async function checkSignatures(deps: PipelineDeps, record: ImageRecord): Promise<ImageSignatureResult | undefined> {
+  const policy = await loadTrustPolicyObject(deps);
+  if (!policy) return undefined;
+  const registry = deps.config.registryOverride ?? record.registry;
+  const source: ImageSource = await deps.openImage({ registry, repository: record.repository, digest: record.digest });
+  const close = () => source.close?.();
+  try {
+    if (!(source instanceof RegistrySource)) throw new DrydockError('CONFIG', `image signatures of ${record.repository}@${record.digest} cannot be checked: ${source.name} is not a registry`);
+    const ref = { registry: record.registry, repository: record.repository };
+    const now = deps.now();
+    let result = await verifyImageSignatures(source.client, ref, record.digest, policy, { now });
+    if (result.status === 'unsigned' && record.manifestDigest && record.manifestDigest !== record.digest) {
+      result = await verifyImageSignatures(source.client, ref, record.manifestDigest, policy, { now });
+    }
+    deps.metrics.add('SignaturesChecked', 'Count', 1);
+    return result;
+  } finally {
+    await close();
+  }
+}
+
+let cachedTrust: { key: string; at: number; policy: TrustPolicy } | undefined;
+
+/**
+ * The trust policy from the bucket (DRYDOCK_TRUST_POLICY_KEY), re-read at most once a minute
+ * (as the bundle). Keys and certificates are inline (`pem:`): a `path:` entry is refused, the
+ * evaluator reads no other object. A missing, oversized or malformed policy stops evaluation
+ * with a CONFIG error naming the key, never a silent "not checked".
+ */
+async function loadTrustPolicyObject(deps: PipelineDeps): Promise<TrustPolicy | undefined> {
+  const key = deps.config.trustPolicyKey;
+  if (!key) return undefined;
+  if (cachedTrust && cachedTrust.key === key && Date.now() - cachedTrust.at < BUNDLE_TTL_MS) return cachedTrust.policy;
+  const bytes = await deps.objects.get(key);
+  if (!bytes) throw new DrydockError('CONFIG', `the trust policy s3 key ${key} (DRYDOCK_TRUST_POLICY_KEY) does not exist`);
+  if (bytes.length > MAX_TRUST_POLICY_BYTES) throw new DrydockError('CONFIG', `trust policy ${key}: ${bytes.length} bytes, more than ${MAX_TRUST_POLICY_BYTES} (limit MAX_TRUST_POLICY_BYTES)`);
+  const policy = await parseTrustPolicy(bytes.toString('utf8'), key, (path) =>
+    Promise.reject(new Error(`path entries (${path}) are not read in the pipeline: put the PEM inline (pem:)`)),
+  );
+  cachedTrust = { key, at: Date.now(), policy };
+  return policy;
 }

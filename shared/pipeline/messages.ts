@@ -53,11 +53,14 @@ export interface EvaluateJob {
   jobId: string;
   digest: string;
   /** retag: an analysed digest pushed under a tag no evaluation covered yet */
-  reason: 'analysis' | 'rescan' | 'manual' | 'schedule' | 'retag';
+  reason: 'analysis' | 'rescan' | 'manual' | 'schedule' | 'retag' | 'signature';
   /** what caused it (the analysis job id, a feed update's id): part of the idempotency key */
   trigger: string;
   requestedAt: string;
 }
+
+/** The trigger prefix of an evaluation a pushed signature asked for (analyze.ts); such a result is always news. */
+export const SIGNATURE_TRIGGER = 'signature:';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
 
@@ -113,6 +116,8 @@ export interface ResultMessage {
   advisoryData?: AdvisoryDataSummary;
   /** findings an OpenVEX statement suppresses (DRYDOCK_VEX_KEYS): not counted, listed with their reason in the report */
   suppressedFindings?: number;
+  /** the image's signature status under the trust policy (DRYDOCK_TRUST_POLICY_KEY); absent without one */
+  signature?: { status: 'signed' | 'unsigned' | 'untrusted' | 'invalid' | 'no_policy'; signers: string[]; reason: string };
 }
 
 /** Coverage and freshness of the advisory data behind a verdict (evaluate.ts). */

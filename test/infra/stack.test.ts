@@ -16,12 +16,12 @@ import { repositoryWanted } from '../../shared/pipeline/analyze.js';
 import { ENVIRONMENT, FUNCTION_NEEDS, loadConfig, resourceVariable, type PipelineResources } from '../../shared/pipeline/config.js';
 import { OBJECT_KEYS } from '../../shared/pipeline/deps.js';
 import { FEED_SYNC_REQUESTED_DETAIL_TYPE } from '../../shared/pipeline/feed-sync.js';
-import { FEATURE_FLAGS } from '../../infra/app.js';
+import { FEATURE_FLAGS, createApp } from '../../infra/app.js';
 import { DEFAULT_SETTINGS, SettingsError, settingsFromContext } from '../../infra/config.js';
 import { BANNER, PROJECT_ROOT, SQL_WASM } from '../../infra/functions.js';
 import { DrydockStack, PREFIXES, TIMEOUTS, VISIBILITY_FACTOR, tableConstructId } from '../../infra/stack.js';
 import { matchesPattern, wildcard } from './event-pattern.js';
-import { ENV, cleanup, describeStatement, fn, roleStatements, synthAll, type CfnResourceJson, type Synth } from './support.js';
+import { CONFIGS, ENV, cleanup, describeStatement, fn, roleStatements, synthAll, type CfnResourceJson, type Synth } from './support.js';
 
 const SYNTH_TIMEOUT = 300_000;
 let d: Synth; // default: all repositories, Slack on
@@ -667,6 +667,10 @@ describe('IAM', () => {
       ...(s.stack.settings.vexKeys.length ? [`s3:GetObject on ${s.stack.settings.vexKeys.map((k) => `<Bucket.Arn>/${k}`).join(' ')}`] : []),
       's3:PutObject on <Bucket.Arn>/reports/*',
       ...(s.stack.policyKey ? [`s3:GetObject on <Bucket.Arn>/${s.stack.policyKey}`] : []),
+      // signatures (trustPolicyKey): the trust policy object, and the analyzer's image reads
+      ...(s.stack.settings.trustPolicyKey
+        ? [`s3:GetObject on <Bucket.Arn>/${s.stack.settings.trustPolicyKey}`, 'ecr:GetAuthorizationToken on *', `${ECR_READ} on ${s.stack.settings.repositories.length ? s.stack.settings.repositories.map(REPO).sort().join(' ') : REPO('*')}`]
+        : []),
       LIST,
       'sqs:SendMessage on <EvaluateDeadLetters.Arn>',
       ...PUBLISH,
@@ -1080,5 +1084,52 @@ describe('settings', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---------------------------------------------------------------- signatures (trustPolicyKey)
+
+describe('trustPolicyKey: the evaluator verifies signatures', () => {
+  type Statement = { Sid: string; Action: string | string[]; Resource: unknown };
+  let trust: { env: Record<string, unknown>; statements: Statement[]; analyzer: Statement[] };
+  const statementsOf = (json: Synth['json'], role: string): Statement[] =>
+    Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(`"${role}`))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
+  const roleOf = (json: Synth['json'], owner: string) => Object.keys(json.Resources).find((id) => json.Resources[id]!.Type === 'AWS::IAM::Role' && id.startsWith(`${owner}Role`))!;
+  const fnOf = (json: Synth['json'], owner: string) =>
+    Object.entries(json.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(owner) && !id.includes('Trigger'))![1];
+
+  beforeAll(() => {
+    // the filtered configuration plus a trust policy, in the same assembly directory (its assets are built already)
+    const { stack } = createApp({ context: { ...CONFIGS.filtered, trustPolicyKey: 'policies/trust.yaml' }, env: ENV, outdir: f.outdir });
+    const json = Template.fromStack(stack).toJSON() as Synth['json'];
+    trust = { env: fnOf(json, 'Evaluator').Properties.Environment.Variables, statements: statementsOf(json, roleOf(json, 'Evaluator')), analyzer: statementsOf(json, roleOf(json, 'Analyzer')) };
+  }, SYNTH_TIMEOUT);
+
+  it('DRYDOCK_TRUST_POLICY_KEY on the evaluator only, a variable the pipeline knows', () => {
+    expect(trust.env.DRYDOCK_TRUST_POLICY_KEY).toBe('policies/trust.yaml');
+    expect(Object.keys(ENVIRONMENT)).toContain('DRYDOCK_TRUST_POLICY_KEY');
+    expect(loadConfig({ DRYDOCK_TRUST_POLICY_KEY: String(trust.env.DRYDOCK_TRUST_POLICY_KEY) }, []).config.trustPolicyKey).toBe('policies/trust.yaml');
+    for (const s of [d, f, n]) expect(fn(s, 'Evaluator').Properties.Environment.Variables).not.toHaveProperty('DRYDOCK_TRUST_POLICY_KEY');
+  });
+
+  it("exactly three statements more than without it: that one object, and the analyzer's ECR reads of the configured repositories", () => {
+    // the same construct paths, so the same logical ids: a statement of both stacks is the same JSON
+    const without = new Set(statementsOf(f.json, roleOf(f.json, 'Evaluator')).map((st) => JSON.stringify(st)));
+    expect(without.size).toBe(roleStatements(f, 'Evaluator').length);
+    expect(trust.statements).toHaveLength(without.size + 3);
+    const added = trust.statements.filter((st) => !without.has(JSON.stringify(st)));
+    expect(added.map((st) => st.Sid).sort()).toEqual(['EcrAuthorizationToken', 'EcrReadImages', 'ReadTrustPolicy']);
+    const bySid = (sts: Statement[], sid: string) => sts.find((st) => st.Sid === sid)!;
+    expect(bySid(added, 'ReadTrustPolicy').Action).toBe('s3:GetObject');
+    expect(JSON.stringify(bySid(added, 'ReadTrustPolicy').Resource)).toMatch(/"\/policies\/trust\.yaml"\]\]\}$/);
+    for (const sid of ['EcrAuthorizationToken', 'EcrReadImages']) expect(bySid(added, sid), sid).toEqual(bySid(trust.analyzer, sid));
+    expect(JSON.stringify(bySid(added, 'EcrReadImages').Resource)).toContain('repository/platform-*');
+  });
+
+  it('refuses a key outside policies/, with a wildcard, or the bundle\'s own', () => {
+    for (const bad of ['trust.yaml', 'policies/*', 'policies/../x', 'vex/trust.json']) expect(() => settingsFromContext((k) => ({ trustPolicyKey: bad })[k]), bad).toThrow(/trustPolicyKey: .* is not a plain S3 key under policies\//);
+    expect(() => settingsFromContext((k) => ({ trustPolicyKey: 'policies/bundle.json', policyBundle: 'shared/policy/default-bundle.json' })[k])).toThrow(/trustPolicyKey: policies\/bundle\.json is the policy bundle's key/);
   });
 });
