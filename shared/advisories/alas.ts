@@ -33,6 +33,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Advisory, AdvisoryIssue, AdvisoryReadResult, AffectedPackage, Severity } from './types.js';
+import { attrs, text } from './xml-text.js';
 
 /** Largest single `<update>` element accepted (bytes of XML). */
 export const ALAS_MAX_UPDATE_BYTES = 8 * 1024 * 1024;
@@ -238,31 +239,6 @@ function compareEvrLoose(a: string, b: string): number {
 
 // ---------------------------------------------------------------------------------------------
 // updateinfo XML
-
-const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function decode(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (all, e: string) => {
-    if (e[0] === '#') {
-      const n = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Number.isFinite(n) && n >= 0 && n <= 0x10ffff ? String.fromCodePoint(n) : all;
-    }
-    return Object.hasOwn(ENTITIES, e) ? ENTITIES[e]! : all;
-  });
-}
-
-function attrs(s: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of s.matchAll(/([A-Za-z_][\w:.-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out[m[1]!] = decode(m[2] ?? m[3] ?? '');
-  return out;
-}
-
-function text(xml: string, tag: string): string | undefined {
-  const m = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`).exec(xml);
-  if (!m) return undefined;
-  const body = m[1]!.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, c: string) => c.replace(/&/g, '&amp;').replace(/</g, '&lt;'));
-  return decode(body);
-}
 
 /** One `<update …>…</update>` element → its raw fields (a fixed shape: no general XML needed). */
 export function parseUpdateElement(xml: string): RawUpdate {

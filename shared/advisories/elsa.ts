@@ -41,6 +41,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import bz2 from 'unbzip2-stream';
 import type { Advisory, AdvisoryIssue, AdvisoryReadResult, AffectedPackage, Severity } from './types.js';
+import { attrs, decode, text } from './xml-text.js';
 
 /** Largest single `<definition>` element accepted (bytes of XML). */
 export const ELSA_MAX_DEFINITION_BYTES = 16 * 1024 * 1024;
@@ -99,30 +100,6 @@ interface Criterion {
 interface CriteriaNode {
   criteria: CriteriaNode[];
   criterions: Criterion[];
-}
-
-const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function decode(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (all, e: string) => {
-    if (e[0] === '#') {
-      const n = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Number.isFinite(n) && n >= 0 && n <= 0x10ffff ? String.fromCodePoint(n) : all;
-    }
-    return Object.hasOwn(ENTITIES, e) ? ENTITIES[e]! : all;
-  });
-}
-
-function attrs(s: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of s.matchAll(/([A-Za-z_][\w:.-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out[m[1]!] = decode(m[2] ?? m[3] ?? '');
-  return out;
-}
-
-function text(xml: string, tag: string): string | undefined {
-  const m = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`).exec(xml);
-  if (!m) return undefined;
-  return decode(m[1]!.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_, c: string) => c.replace(/&/g, '&amp;').replace(/</g, '&lt;')));
 }
 
 /** The criteria tree of one definition (criteria / criterion elements only; bounded depth). */
