@@ -508,8 +508,16 @@ class Validator {
       const aids = wl ? this.stringList(wl.value, `${at} ${wl.key}`) : [];
       if (allowlistIds) for (const a of aids) if (!allowlistIds.has(a)) this.err(at, `allowlist id "${a}" is not an allowlist of this bundle${suggest(a, [...allowlistIds])}; allowlists: ${[...allowlistIds].join(', ') || '(none)'}`);
 
+      const groups: Partial<Record<'base_policy_ids' | 'application_policy_ids', string[]>> = {};
+      for (const key of ['base_policy_ids', 'application_policy_ids'] as const) {
+        if (m[key] === undefined) continue;
+        const ids = this.stringList(m[key], `${at} ${key}`);
+        if (policyIds) for (const p of ids) if (!policyIds.has(p)) this.err(at, `${key}: policy id "${p}" is not a policy of this bundle${suggest(p, [...policyIds])}; policies: ${[...policyIds].join(', ') || '(none)'}`);
+        groups[key] = ids;
+      }
+
       if (!sel) return;
-      const mapping: Mapping = { ...sel, policy_ids: pids, allowlist_ids: aids };
+      const mapping: Mapping = { ...sel, policy_ids: pids, allowlist_ids: aids, ...groups };
       if (id !== undefined) mapping.id = id;
       if (name !== undefined) mapping.name = name;
       out.push(mapping);

@@ -5,12 +5,15 @@
 import { parseReference } from '../image/reference.js';
 import type { MatchResult } from '../match/index.js';
 import type { ImageInventory } from '../scan.js';
+import type { BaseImageInfo } from '../base/types.js';
 import type { PolicyContext } from './types.js';
 
 export interface ContextInputs {
   /** undefined when no advisories were available: vulnerability_data_unavailable fires */
   vulnerabilities?: MatchResult;
   advisoriesUpdatedAt?: Date;
+  /** the base image under the trusted base list, when one was configured (shared/base) */
+  base?: BaseImageInfo;
   now?: Date;
 }
 
@@ -42,8 +45,10 @@ export function policyContext(inv: ImageInventory, inputs: ContextInputs = {}): 
       ...(inv.image.config ? { config: inv.image.config } : {}),
     },
     packages: inv.packages,
+    layerIds: inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest })),
     now: inputs.now ?? new Date(),
   };
+  if (inputs.base) ctx.base = inputs.base;
   if (inv.distro) ctx.distro = inv.distro;
   if (inputs.vulnerabilities) ctx.vulnerabilities = inputs.vulnerabilities;
   if (inputs.advisoriesUpdatedAt) ctx.advisoriesUpdatedAt = inputs.advisoriesUpdatedAt;

@@ -28,10 +28,14 @@
  *    trigger_id exactly or as a "*" glob ("*", "CVE-2023-1234+*"), as Anchore's matcher does.
  *    An item whose expires_on is at or before ctx.now no longer suppresses (Anchore: expired
  *    when now >= expires_on); the fired rule then names it in `expiredAllowlist`.
+ * 5b. Drydock: a mapping's base_policy_ids / application_policy_ids are evaluated on the base
+ *    image's layers / the application's layers only (shared/base/split.ts); their fired rules
+ *    carry `layerGroup`. With no identified base every layer is the application's.
  * 6. Verdict: any STOP rule that is not allowlisted → fail, else any such WARN → warn, else
  *    pass (GO rules never change the verdict).
  */
 import { bundleDigest, checkParams, findGate, findTrigger } from './bundle.js';
+import { restrictContext } from '../base/split.js';
 import { imageCoordinates } from './context.js';
 import { gates as defaultGates } from './gates/index.js';
 import type {
@@ -72,7 +76,7 @@ export function evaluatePolicy(bundle: PolicyBundle, ctx: PolicyContext, opts: E
   const mapping = bundle.mappings.find((m) => selectorMatches(m, img));
 
   const fired: FiredRule[] = [];
-  const policyIds = mapping ? mapping.policy_ids : [];
+  const policyIds = mapping ? [...new Set([...mapping.policy_ids, ...(mapping.base_policy_ids ?? []), ...(mapping.application_policy_ids ?? [])])] : [];
   if (mapping) {
     const allowlists = mapping.allowlist_ids.map((id) => bundle.allowlists.find((a) => a.id === id)).filter((a): a is Allowlist => a !== undefined);
     for (const policyId of mapping.policy_ids) {
@@ -82,6 +86,20 @@ export function evaluatePolicy(bundle: PolicyBundle, ctx: PolicyContext, opts: E
         continue;
       }
       for (const rule of policy.rules) fired.push(...evaluateRule(policyId, rule, ctx, registry, allowlists));
+    }
+    // Drydock: policies for the base image's layers and for the application's (shared/base/split.ts)
+    for (const group of ['base', 'application'] as const) {
+      const ids = group === 'base' ? mapping.base_policy_ids : mapping.application_policy_ids;
+      if (!ids?.length) continue;
+      const part = restrictContext(ctx, group);
+      for (const policyId of ids) {
+        const policy = bundle.policies.find((p) => p.id === policyId);
+        if (!policy) {
+          fired.push({ ...failure(policyId, undefined, { gate: '-', trigger: '-' }, `mapping names ${group} policy "${policyId}", which the bundle does not contain`), layerGroup: group });
+          continue;
+        }
+        for (const rule of policy.rules) for (const fr of evaluateRule(policyId, rule, part, registry, allowlists)) fired.push({ ...fr, layerGroup: group });
+      }
     }
   }
 

@@ -56,6 +56,13 @@ export interface Mapping extends ImageSelector {
   name?: string;
   policy_ids: string[];
   allowlist_ids: string[];
+  /**
+   * Drydock: policies evaluated on the base image's layers only / on the application's layers
+   * only (shared/base: packages, findings, files of those layers). With no identified base,
+   * every layer is the application's.
+   */
+  base_policy_ids?: string[];
+  application_policy_ids?: string[];
 }
 
 /** A bundle after validation, normalised to version 2 names (whitelist → allowlist, blacklist → denylist). */
@@ -133,6 +140,12 @@ export interface PolicyContext {
   passwd?: string;
   /** the image's signature status under the trust policy (shared/trust); undefined when none was configured (image_signature then fails closed) */
   signatures?: import('../trust/index.js').ImageSignatureResult;
+  /** the base image under the trusted base list (shared/base); undefined when none was configured (base_image then fails closed) */
+  base?: import('../base/types.js').BaseImageInfo;
+  /** the image's layers in order (digest, diffId): what the base split compares package and finding layers with */
+  layerIds?: import('../base/types.js').LayerId[];
+  /** set in the context a base_policy_ids / application_policy_ids policy sees */
+  layerGroup?: import('../base/types.js').LayerGroup;
   /** evaluation time (tests set it) */
   now: Date;
 }
@@ -183,6 +196,8 @@ export interface FiredRule {
   triggerId: string;
   action: PolicyAction;
   message: string;
+  /** the layers it was evaluated on, for a mapping's base_policy_ids / application_policy_ids */
+  layerGroup?: 'base' | 'application';
   /** the allowlist item that suppressed it (it then does not count toward the verdict) */
   allowlistedBy?: { allowlistId: string; itemId: string };
   /** an allowlist item matched but had expired on this date: the rule counts */

@@ -13,6 +13,7 @@ import { metadataGate } from './metadata.js';
 import { packagesGate } from './packages.js';
 import { passwdFileGate } from './passwd-file.js';
 import { imageSignatureGate } from '../../trust/gate.js';
+import { baseImageGate } from '../../base/gate.js';
 import { secretScansGate } from './secret-scans.js';
 import { vulnerabilitiesGate } from './vulnerabilities.js';
 
@@ -28,4 +29,5 @@ export const gates: readonly Gate[] = [
   secretScansGate,
   passwdFileGate,
   imageSignatureGate,
+  baseImageGate,
 ];
