@@ -91,6 +91,8 @@ export interface ImageInventory {
     layers: LayerReport[];
     /** what the policy gates read from the image config (user, ports, history, ...) */
     config?: ImageConfigSummary;
+    /** org.opencontainers.image.base.{name,digest}: from the manifest's annotations, else the config's labels (shared/base) */
+    baseAnnotations?: Record<string, string>;
   };
   distro?: Distro;
   packages: Package[];
@@ -268,9 +270,26 @@ function inventory(img: ResolvedImage, layers: LayerReport[], distro: Distro | u
   if (img.indexDigest) image.indexDigest = img.indexDigest;
   if (img.tags?.length) image.tags = img.tags;
   image.config = configSummary(img.config);
+  const base = baseAnnotations(img);
+  if (base) image.baseAnnotations = base;
   const inv: ImageInventory = { image, packages, warnings };
   if (distro) inv.distro = distro;
   return inv;
+}
+
+const BASE_KEYS = ['org.opencontainers.image.base.name', 'org.opencontainers.image.base.digest'] as const;
+
+/** The base-image annotations (strings of at most 512 characters), from the manifest, else the config labels. */
+function baseAnnotations(img: ResolvedImage): Record<string, string> | undefined {
+  for (const from of [img.manifest.annotations, img.config.config?.Labels]) {
+    const out: Record<string, string> = {};
+    for (const k of BASE_KEYS) {
+      const v = from?.[k];
+      if (typeof v === 'string' && v.length <= 512) out[k] = v;
+    }
+    if (Object.keys(out).length) return out;
+  }
+  return undefined;
 }
 
 /** The image config as the dockerfile and metadata gates read it. */
