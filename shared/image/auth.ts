@@ -135,25 +135,40 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
 }
 
 /**
- * The auth file of podman, skopeo and buildah: $REGISTRY_AUTH_FILE, else
- * ${XDG_RUNTIME_DIR}/containers/auth.json (the same `auths` format as Docker's; entries keyed
- * by a repository path are not used: credentials are chosen by registry host here).
+ * The auth files of podman, skopeo and buildah (containers-auth.json(5)): $REGISTRY_AUTH_FILE
+ * alone when it is set; else ${XDG_RUNTIME_DIR}/containers/auth.json (where `podman login`
+ * writes), then ${XDG_CONFIG_HOME:-$HOME/.config}/containers/auth.json (where a login that must
+ * survive a reboot is kept), the first that knows the registry winning. The same `auths` format
+ * as Docker's; entries keyed by a repository path are not used: credentials are chosen by
+ * registry host here. A missing file knows nothing; a malformed one is an error naming it.
  */
+export function containersAuthFiles(env: Record<string, string | undefined> = process.env): string[] {
+  if (env.REGISTRY_AUTH_FILE) return [env.REGISTRY_AUTH_FILE];
+  const out: string[] = [];
+  if (env.XDG_RUNTIME_DIR) out.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  const configHome = env.XDG_CONFIG_HOME || (env.HOME ? join(env.HOME, '.config') : undefined);
+  if (configHome) out.push(join(configHome, 'containers', 'auth.json'));
+  return out;
+}
+
 export function containersAuthCredentials(env: Record<string, string | undefined> = process.env): CredentialProvider | undefined {
-  const path = env.REGISTRY_AUTH_FILE ?? (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined);
-  if (!path) return undefined;
-  let auths: Promise<Map<string, Credentials>> | undefined;
-  return {
-    async get(registry) {
-      auths ??= readDockerConfig(path).then((c) => c.auths);
-      return (await auths).get(registryKey(registry));
-    },
-  };
+  const files = containersAuthFiles(env);
+  if (!files.length) return undefined;
+  const providers = files.map((path): CredentialProvider => {
+    let auths: Promise<Map<string, Credentials>> | undefined;
+    return {
+      async get(registry) {
+        auths ??= readDockerConfig(path).then((c) => c.auths);
+        return (await auths).get(registryKey(registry));
+      },
+    };
+  });
+  return providers.length === 1 ? providers[0] : chainCredentials(...providers);
 }
 
 /**
  * What a user's machine already knows, in the order skopeo and podman read it: the
- * containers auth file (REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json), then
+ * containers auth files (containersAuthFiles), then
  * the Docker config with its credential helpers.
  */
 export function localCredentials(env: Record<string, string | undefined> = process.env): CredentialProvider {

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { DrydockError } from '../../shared/errors.js';
 import {
   containersAuthCredentials,
+  containersAuthFiles,
   CREDENTIAL_HELPER_MAX_OUTPUT_BYTES,
   CREDENTIAL_HELPER_TIMEOUT_MS,
   dockerConfigCredentials,
@@ -199,6 +200,24 @@ describe('the auth file of podman and skopeo', () => {
     const e = await caught(containersAuthCredentials({ REGISTRY_AUTH_FILE: join(work, 'broken-auth.json') })!.get(HOST));
     expect(e.code).toBe('CONFIG');
     expect(e.message).toContain('broken-auth.json');
+  });
+
+  it('then ${XDG_CONFIG_HOME:-$HOME/.config}/containers/auth.json, where a login kept across reboots lives; the runtime file wins for a registry both know', async () => {
+    const runtime = join(work, 'xdg-rt');
+    const config = join(work, 'xdg-config');
+    const home = join(work, 'home-dir');
+    for (const d of [join(runtime, 'containers'), join(config, 'containers'), join(home, '.config', 'containers')]) await mkdir(d, { recursive: true });
+    await writeFile(join(runtime, 'containers', 'auth.json'), JSON.stringify({ auths: { [HOST]: { auth: basic('runtime-user', 'rt-pw') } } }));
+    await writeFile(join(config, 'containers', 'auth.json'), JSON.stringify({ auths: { [HOST]: { auth: basic('config-user', 'c-pw') }, 'ghcr.io': { auth: basic('gh-config', 'g-pw') } } }));
+    await writeFile(join(home, '.config', 'containers', 'auth.json'), JSON.stringify({ auths: { 'quay.io': { auth: basic('home-user', 'h-pw') } } }));
+    const both = containersAuthCredentials({ XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: config, HOME: home })!;
+    expect(await both.get(HOST)).toEqual({ username: 'runtime-user', password: 'rt-pw' });
+    expect(await both.get('ghcr.io')).toEqual({ username: 'gh-config', password: 'g-pw' });
+    // XDG_CONFIG_HOME set: $HOME/.config is not read
+    expect(await both.get('quay.io')).toBeUndefined();
+    const homeOnly = containersAuthCredentials({ HOME: home })!;
+    expect(await homeOnly.get('quay.io')).toEqual({ username: 'home-user', password: 'h-pw' });
+    expect(containersAuthFiles({ REGISTRY_AUTH_FILE: '/x.json', XDG_RUNTIME_DIR: runtime, HOME: home })).toEqual(['/x.json']);
   });
 
   it('localCredentials: the containers auth file first, then the Docker config and its helpers', async () => {
