@@ -30,6 +30,8 @@ const LEGACY_FILES: ReadonlyArray<readonly [path: string, parse: (text: string, 
   ['/etc/alpine-release', parseAlpineRelease],
   ['/etc/redhat-release', parseRedhatRelease],
   ['/etc/centos-release', parseRedhatRelease],
+  // Amazon Linux (all versions) and Oracle Linux write it; AL2 and the Amazon Linux AMI have no redhat-release
+  ['/etc/system-release', parseRedhatRelease],
   ['/etc/lsb-release', parseLsbRelease],
   ['/etc/debian_version', parseDebianVersion],
 ];
@@ -48,7 +50,7 @@ const DEBIAN_CODENAMES: Readonly<Record<string, string>> = {
 
 export const distroDetector: DistroDetector = {
   name: 'distro',
-  version: 2,
+  version: 3,
   needs: {
     exact: [...OS_RELEASE_PATHS, ...LEGACY_FILES.map(([path]) => path)],
     globs: [DPKG_STATUS_D, CONTENT_MANIFESTS],
@@ -197,7 +199,19 @@ function parseRedhatRelease(text: string, source: string): Distro | undefined {
   const id = REDHAT_FAMILY.find(([prefix]) => product.startsWith(prefix))?.[1];
   if (!id) return undefined;
   const version = m[2] as string;
-  return { id, versionId: id === 'centos' ? (version.split('.')[0] as string) : version, prettyName: line, source };
+  return { id, versionId: releaseVersionId(id, version), prettyName: line, source };
+}
+
+/**
+ * The os-release VERSION_ID a release file's version stands for: CentOS numbers it by major
+ * release ("7.6.1810" → "7"); Amazon Linux 2022 and later too ("2023.6.20241010" → "2023"),
+ * while AL2 is "2" and the Amazon Linux AMI "2018.03" as written.
+ */
+function releaseVersionId(id: string, version: string): string {
+  const major = version.split('.')[0] as string;
+  if (id === 'centos') return major;
+  if (id === 'amzn' && Number(major) >= 2022) return major;
+  return version;
 }
 
 /** /etc/lsb-release: DISTRIB_ID, DISTRIB_RELEASE, DISTRIB_CODENAME, DISTRIB_DESCRIPTION. */

@@ -89,6 +89,21 @@ describe('distroDetector precedence and fallbacks', () => {
     expect(distroDetector.detect(viewOf({ '/etc/redhat-release': `${line}\n` }))).toEqual({ id, versionId, prettyName: line, source: '/etc/redhat-release' });
   });
 
+  // the system-release package's file: its version is the package version (system-release-2023.1.20230825, system-release-2-14.amzn2)
+  it.each([
+    ['Amazon Linux release 2023.1.20230825 (Amazon Linux)', 'amzn', '2023'],
+    ['Amazon Linux release 2 (Karoo)', 'amzn', '2'],
+    ['Amazon Linux AMI release 2018.03', 'amzn', '2018.03'],
+    ['Oracle Linux Server release 8.9', 'ol', '8.9'],
+  ])('reads /etc/system-release %j when there is no os-release', (line, id, versionId) => {
+    expect(distroDetector.detect(viewOf({ '/etc/system-release': `${line}\n` }))).toEqual({ id, versionId, prettyName: line, source: '/etc/system-release' });
+  });
+
+  it('prefers os-release over /etc/system-release', () => {
+    const view = viewOf({ '/etc/system-release': 'Amazon Linux release 2 (Karoo)\n', '/etc/os-release': 'ID="amzn"\nVERSION_ID="2"\nPRETTY_NAME="Amazon Linux 2"\n' });
+    expect(distroDetector.detect(view)).toMatchObject({ id: 'amzn', versionId: '2', source: '/etc/os-release' });
+  });
+
   it('names a distroless image (dpkg status.d, no release file) debian, without a version', () => {
     const view = viewOf({ '/var/lib/dpkg/status.d/libc6': 'Package: libc6\n' });
     expect(distroDetector.detect(view)).toEqual({ id: 'debian', source: '/var/lib/dpkg/status.d' });
@@ -106,7 +121,7 @@ describe('distroDetector precedence and fallbacks', () => {
 
   it('declares every file it reads', () => {
     expect(distroDetector.needs).toEqual({
-      exact: ['/etc/os-release', '/usr/lib/os-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/centos-release', '/etc/lsb-release', '/etc/debian_version'],
+      exact: ['/etc/os-release', '/usr/lib/os-release', '/etc/alpine-release', '/etc/redhat-release', '/etc/centos-release', '/etc/system-release', '/etc/lsb-release', '/etc/debian_version'],
       // Red Hat's content manifests (UBI images): the RHEL product the CSAF VEX scope follows
       globs: ['/var/lib/dpkg/status.d/*', '/root/buildinfo/content_manifests/*.json'],
     });
