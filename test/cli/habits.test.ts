@@ -5,27 +5,23 @@
  * command, "did you mean" with one usage line for a mistyped command or option, and shell
  * completion that bash really completes with.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage } from '../support/image-builder.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/drydock.mjs', import.meta.url));
 
 let work: string;
 let ref: string;
 
-function drydock(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: join(work, 'cache'), ...env }, maxBuffer: 32 * 1024 * 1024 }, (e, out, err) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: String(out), err: String(err) });
-    });
-  });
+function drydock(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runBuiltCli(args, { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: join(work, 'cache'), ...env } });
 }
 
 beforeAll(async () => {

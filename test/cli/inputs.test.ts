@@ -15,7 +15,6 @@
  *   image (exit 64 naming the prefixes; the engine socket and registry that a lookup would reach
  *   record no request).
  */
-import { spawn } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +22,8 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../shared/cli/main.js';
 import { CREDENTIAL_HELPER_MAX_OUTPUT_BYTES } from '../../shared/image/auth.js';
-import { DRYDOCK_BIN, ensureBuiltCli } from '../support/hostile-corpus.js';
+import { ensureBuiltCli } from '../support/hostile-corpus.js';
+import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage, pushToRegistry, toDockerArchive } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
@@ -75,22 +75,8 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** The built CLI as a user runs it; `stdin` piped in (then closed). */
-function drydock(args: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DRYDOCK_BIN, ...args], { cwd: opts.cwd ?? work, env: baseEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.stdin ?? '');
-  });
+function drydock(args: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<CliRun> {
+  return runBuiltCli(args, { cwd: opts.cwd ?? work, env: baseEnv(opts.env ?? {}), ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
 }
 
 function packagesOf(out: string): string[] {

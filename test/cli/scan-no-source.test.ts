@@ -8,14 +8,14 @@
  * /etc/os-release of CentOS Stream 9. That os-release is written here, field for field as
  * CentOS Stream 9 ships it: the only CentOS os-release among the fixtures is CentOS Linux 7's.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../shared/cli/main.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
-import { DRYDOCK_BIN, ensureBuiltCli, REPO_ROOT } from '../support/hostile-corpus.js';
+import { ensureBuiltCli } from '../support/hostile-corpus.js';
+import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage, ociRef } from '../support/image-builder.js';
 
 const OS_RELEASE_CENTOS_STREAM_9 = `NAME="CentOS Stream"
@@ -40,15 +40,8 @@ const REDHAT = join(SHARED_FIXTURES, 'advisories/redhat');
 let work: string;
 let image: string;
 
-function drydock(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [DRYDOCK_BIN, ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, DRYDOCK_CACHE_DIR: join(work, 'cache'), DOCKER_CONFIG: join(work, 'no-docker') }, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr }),
-    );
-  });
+function drydock(...args: string[]): Promise<CliRun> {
+  return runBuiltCli(args, { env: { ...process.env, DRYDOCK_CACHE_DIR: join(work, 'cache'), DOCKER_CONFIG: join(work, 'no-docker') } });
 }
 
 beforeAll(async () => {

@@ -5,20 +5,19 @@
  * exit code (STOP on unsigned → 1, signed → 0); a trust policy with a local image is a usage
  * error (signatures live in a registry). The keys are made here, not published data.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage, pushToRegistry } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { cosignPayload, cosignSign, testKey } from '../trust/helpers.js';
 import { pushCosignSigTag } from '../trust/push.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/drydock.mjs', import.meta.url));
 
 let registry: TestRegistry;
 let work: string;
@@ -26,12 +25,8 @@ let trustFile: string;
 let bundleFile: string;
 let layout: string;
 
-function drydock(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: join(work, 'cache') }, maxBuffer: 32 * 1024 * 1024 }, (e, out, err) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: String(out), err: String(err) });
-    });
-  });
+function drydock(args: string[]): Promise<CliRun> {
+  return runBuiltCli(args, { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: join(work, 'cache') } });
 }
 
 async function push(repo: string, tag: string, content: string): Promise<string> {

@@ -16,14 +16,14 @@
  * The CentOS Stream 9 image: the real CentOS 8 Berkeley DB rpmdb (syft's fixture, one package,
  * dive) and a CentOS Stream 9 /etc/os-release, as test/cli/scan-no-source.test.ts writes it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../shared/cli/main.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
-import { DRYDOCK_BIN, ensureBuiltCli, REPO_ROOT } from '../support/hostile-corpus.js';
+import { ensureBuiltCli } from '../support/hostile-corpus.js';
+import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage, pushToRegistry, type BuiltImage } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
@@ -91,26 +91,9 @@ let al2023Ref: string;
 let centosRef: string;
 
 /** The built CLI as a user runs it: credentials for the image's registry on stdin. */
-function drydock(args: string[], opts: { password?: string } = {}): Promise<{ code: number; out: string; err: string }> {
+function drydock(args: string[], opts: { password?: string } = {}): Promise<CliRun> {
   const withAuth = opts.password === undefined ? args : [...args, '--username', USER, '--password-stdin'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DRYDOCK_BIN, ...withAuth], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DRYDOCK_CACHE_DIR: join(work, 'cache'), DOCKER_CONFIG: join(work, 'no-docker') },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err });
-    });
-    child.stdin.end(opts.password === undefined ? '' : `${opts.password}\n`);
-  });
+  return runBuiltCli(withAuth, { env: { ...process.env, DRYDOCK_CACHE_DIR: join(work, 'cache'), DOCKER_CONFIG: join(work, 'no-docker') }, ...(opts.password !== undefined ? { stdin: opts.password } : {}) });
 }
 
 beforeAll(async () => {
