@@ -4,8 +4,26 @@
 // worker pool: the analyzer) goes layer-worker.mjs, the entry point of the threads that walk an
 // image's layers on every core (shared/layers/worker-pool.ts finds it there; without it a scan
 // walks its layers on the main thread).
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
-import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { build as esbuild } from 'esbuild';
+
+// Outputs are written only when their bytes change, each through a temporary file renamed over
+// the old one: a CLI started while the tests rebuild (each vitest worker bundles once) never
+// reads a half-written bundle or chunk.
+const written = new Set();
+async function build(options) {
+  const result = await esbuild({ ...options, write: false });
+  for (const file of result.outputFiles) {
+    written.add(file.path);
+    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+    mkdirSync(dirname(file.path), { recursive: true });
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents);
+    renameSync(tmp, file.path);
+  }
+  return result;
+}
 
 const common = {
   bundle: true,
@@ -58,6 +76,13 @@ await Promise.all(
     build({ ...common, entryPoints: ['shared/layers/layer-worker.ts'], outfile: `${dir}/layer-worker.mjs` }),
   ),
 );
+// Chunks of earlier builds (other sources) go once they are an hour old: a CLI started before
+// this build may still import the ones it was built with.
+const chunks = 'dist/cli/chunks';
+for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
+  const path = join(chunks, name);
+  if (!written.has(join(process.cwd(), path)) && Date.now() - statSync(path).mtimeMs > 3_600_000) unlinkSync(path);
+}
 // sql.js's WebAssembly engine (rpmdb.sqlite) is loaded from beside the bundle that uses it.
 const wasm = 'node_modules/sql.js/dist/sql-wasm.wasm';
 for (const dir of ['dist/cli', ...functions.map((name) => `dist/functions/${name}`)]) copyFileSync(wasm, `${dir}/sql-wasm.wasm`);

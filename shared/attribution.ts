@@ -11,12 +11,14 @@ import { SquashedView } from './layers/squash.js';
  * same version and record location, in every later state of the image.
  */
 export function attributeLayers(extracts: readonly LayerExtract[], packages: Package[], list: readonly Cataloger[]): void {
-  const changed = extracts
-    .map((x, i) => (changes(x) ? i : -1))
-    .filter((i) => i >= 0 && i < extracts.length - 1);
+  const changing = extracts.map((x, i) => (changes(x) ? i : -1)).filter((i) => i >= 0);
+  const changed = changing.filter((i) => i < extracts.length - 1);
   if (!changed.length) return;
-  // presence[i]: the package keys of the image after layer changed[i]; the final state is `packages`
-  const presence = changed.map((i) => new Set(runCatalogers(new SquashedView(extracts.slice(0, i + 1)), list).packages.map(key)));
+  // presence[i]: the package keys of the image after layer changed[i]; the final state is `packages`,
+  // and so is the state after the last layer that changes anything (the catalogers are not run again for it)
+  const final = new Set(packages.map(key));
+  const last = changing[changing.length - 1]!;
+  const presence = changed.map((i) => (i === last ? final : new Set(runCatalogers(new SquashedView(extracts.slice(0, i + 1)), list).packages.map(key))));
   for (const p of packages) {
     let since = -1;
     for (let j = presence.length - 1; j >= 0 && presence[j]!.has(key(p)); j--) since = j;

@@ -6,9 +6,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-// a static import: this module itself is loaded only when a command runs (main.ts), and esbuild's
-// bundle of a dynamic import('yaml') has no named `parse` (the CommonJS package's exports sit on default)
-import { parse } from 'yaml';
 import { closest } from './args.js';
 import { UsageError } from './io.js';
 import { COMMANDS } from './options.js';
@@ -56,6 +53,9 @@ export async function loadConfigFile(named: string | undefined, cwd: string): Pr
   if (!st.isFile()) throw new UsageError(`config file ${path}: not a file`);
   if (st.size > MAX_CONFIG_BYTES) throw new UsageError(`config file ${path}: ${st.size} bytes, larger than the limit of ${MAX_CONFIG_BYTES} bytes (MAX_CONFIG_BYTES)`);
   const text = await readFile(path, 'utf8');
+  // YAML is loaded only when there is a file to read (through a module that imports it statically:
+  // esbuild's bundle of a dynamic import('yaml') has no named `parse`, the CommonJS exports sit on default)
+  const { parse } = await import('./yaml.js');
   let doc: unknown;
   try {
     doc = parse(text, { maxAliasCount: 50, uniqueKeys: true });

@@ -1,16 +1,13 @@
 /**
  * What makes `drydock scan`'s gates (--fail-on, --policy) trustworthy: coverage of the image's
- * ecosystems by the loaded advisory data, the data's age, severity parsing, and the policy
- * bundle's allowlists applied to --fail-on. Pure except for reading feed metadata files.
+ * ecosystems by the loaded advisory data, the data's age, severity parsing (the policy bundle's
+ * allowlists applied to --fail-on are in allowlists.ts). Pure except for reading feed metadata files.
  */
 import { stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { readFeedMeta } from '../advisories/feeds.js';
 import type { LoadedSource } from '../advisories/load.js';
 import { SEVERITIES, type Severity } from '../advisories/types.js';
-import type { Finding } from '../match/index.js';
-import { globMatch, selectorMatches } from '../policy/engine.js';
-import type { PolicyBundle, PolicyContext } from '../policy/types.js';
 import { DrydockError } from '../errors.js';
 
 export { bundleGatesVulnerabilities, DEFAULT_MAX_ADVISORY_AGE, formatAge, parseAge } from '../match/coverage.js';
@@ -106,38 +103,4 @@ export async function freshnessOf(sources: readonly LoadedSource[], now: Date): 
     });
   }
   return out;
-}
-
-/**
- * The bundle's allowlists (of the mapping that selects the image, as the policy engine picks
- * them) applied to findings, so that --fail-on and --policy agree: an item of gate
- * "vulnerabilities" whose trigger_id matches "<id>+<package>" (or an alias in place of the id)
- * marks the finding suppressed, with the allowlist and item named. Expired items do not apply.
- */
-export function applyBundleAllowlists(bundle: PolicyBundle, ctx: PolicyContext, findings: Finding[]): number {
-  const img = {
-    registry: ctx.image.registry ?? '',
-    repository: ctx.image.repository ?? '',
-    tag: ctx.image.tag,
-    digest: ctx.image.digest,
-    id: ctx.image.id,
-  };
-  const mapping = bundle.mappings.find((m) => selectorMatches(m, img));
-  if (!mapping) return 0;
-  const items = mapping.allowlist_ids
-    .map((id) => bundle.allowlists.find((a) => a.id === id))
-    .flatMap((a) => (a ? a.items.filter((i) => i.gate.toLowerCase() === 'vulnerabilities').map((item) => ({ list: a, item })) : []));
-  let n = 0;
-  for (const f of findings) {
-    if (f.suppressed) continue;
-    const ids = [f.id, ...f.aliases].map((id) => `${id}+${f.package.name}`);
-    for (const { list, item } of items) {
-      if (item.expires_on !== undefined && ctx.now.getTime() >= Date.parse(item.expires_on)) continue;
-      if (!ids.some((t) => globMatch(item.trigger_id, t))) continue;
-      f.suppressed = { by: `allowlist ${list.id}/${item.id}`, reason: `${list.name ?? list.comment ?? `policy bundle ${bundle.id}`}${item.expires_on ? `, until ${item.expires_on}` : ''}` };
-      n++;
-      break;
-    }
-  }
-  return n;
 }

@@ -142,6 +142,13 @@ export const SCAN_OPTIONS = {
     group: 'Policy',
     help: "verify the image's cosign / Notary Project signatures in its registry against this trust policy (docs/signatures.md); the line is printed with the table and in the JSON, and a bundle's image_signature gate decides",
   },
+  'base-images': {
+    type: 'string',
+    arg: '<bases.yaml>',
+    complete: 'file',
+    group: 'Policy',
+    help: "the trusted base list (docs/base-images.md): each listed repository:tag is resolved in its registry, the image's base identified, findings split into base and application, a bundle's base_image gate and base_policy_ids / application_policy_ids apply, and a newer digest of the base's tag is scanned for rebuild advice",
+  },
   'warn-exit-zero': { type: 'boolean', group: 'Policy', help: 'a warn verdict exits 0 (for CI systems that fail on any non-zero)' },
   'secret-pattern': { type: 'string', multiple: true, envSplit: '\n', arg: '<NAME=REGEX>', group: 'Policy', help: 'a content pattern for secret_scans / files gates, on top of the built-in ones (repeatable; RE2 syntax; one per line in DRYDOCK_SECRET_PATTERN)' },
   ...QUIET,
@@ -231,7 +238,7 @@ export const COMMANDS: readonly CommandSpec[] = [
 
 Credentials: --username with --password-stdin (for the image's registry only); DRYDOCK_REGISTRY_USERNAME
 and DRYDOCK_REGISTRY_PASSWORD for the registry host(s) in DRYDOCK_REGISTRY_HOST (never sent to any
-other); else the containers auth file (REGISTRY_AUTH_FILE, \${XDG_RUNTIME_DIR}/containers/auth.json), then
+other); else the containers auth files (REGISTRY_AUTH_FILE, else \${XDG_RUNTIME_DIR}/containers/auth.json and \${XDG_CONFIG_HOME:-~/.config}/containers/auth.json), then
 ~/.docker/config.json with its credential helpers (credsStore, credHelpers); ECR registries use your AWS credentials (ecr:GetAuthorizationToken).`,
     load: () => import('./commands/scan.js'),
   },

@@ -1,8 +1,9 @@
 /**
  * The layer cache over any ObjectStore (S3 on AWS, memory or a directory locally): one object
- * per extract at `<prefix><key>.json.gz`, the cache-codec JSON gzip-compressed (extracts are
- * mostly text — package databases, manifests — and base64, so they shrink several times, which
- * is S3 storage and transfer saved on every cache hit).
+ * per extract at `<prefix><key>.json.gz` (the name kept from the JSON format: the key's format
+ * version tells the layouts apart), cache-codec's binary layout gzip-compressed (extracts are
+ * mostly text — package databases, manifests — so they shrink several times, which is S3
+ * storage and transfer saved on every cache hit).
  *
  * As with DirLayerCache, a damaged entry (not gzip, truncated, not an extract of this format) is
  * a miss and is deleted, so the layer is read again and the next put replaces it. A failure of
@@ -62,7 +63,7 @@ export class ObjectLayerCache implements LayerCache {
     aborted(signal, key);
     const bytes = await gzip(encodeExtract(extract));
     try {
-      await this.objects.put(this.objectKey(key), bytes, { contentType: 'application/json', contentEncoding: 'gzip' });
+      await this.objects.put(this.objectKey(key), bytes, { contentType: 'application/octet-stream', contentEncoding: 'gzip' });
     } catch (e) {
       throw toDrydockError(e, 'CACHE_ERROR', { layer: extract.digest });
     }

@@ -33,6 +33,8 @@ export class SquashedView implements FileView {
   private readonly root: Dir = newDir();
   /** problems met while resolving paths (symlink loops, dangling hard links) */
   readonly issues: LayerIssue[] = [];
+  /** every leaf with its path, listed once (the tree does not change after the constructor) */
+  private everyLeaf: [string, Leaf][] | undefined;
 
   constructor(layers: readonly LayerExtract[]) {
     for (const layer of layers) this.apply(layer);
@@ -182,7 +184,7 @@ export class SquashedView implements FileView {
     }
     const isMatch = picomatch(effective, { dot: true });
     const out: ViewFile[] = [];
-    for (const [path, node] of this.leaves(start, startPath)) {
+    for (const [path, node] of start === this.root ? this.allLeaves() : this.leaves(start, startPath)) {
       if ((node.type !== 'file' && node.type !== 'hardlink') || !isMatch(path)) continue;
       const file = this.fileOf(path, node);
       if (file) out.push(file);
@@ -208,9 +210,14 @@ export class SquashedView implements FileView {
     }
   }
 
+  /** Every leaf of the tree with its path (listed on the first call, then reused: globs over the whole tree and probes ask for it again and again). */
+  private allLeaves(): [string, Leaf][] {
+    return (this.everyLeaf ??= [...this.leaves(this.root, '/')]);
+  }
+
   probed(probe: ContentProbe): ViewFile[] {
     const out: ViewFile[] = [];
-    for (const [path, node] of this.leaves(this.root, '/')) {
+    for (const [path, node] of this.allLeaves()) {
       const content = node.type === 'probed' ? node.results[probe.name] : undefined;
       if (node.type === 'probed' && content) out.push({ path, content, mode: node.mode, layer: node.layer });
     }

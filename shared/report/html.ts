@@ -18,6 +18,8 @@ import { severityRank, type Coverage, type Finding, type MatchResult } from '../
 import { noAdvisorySource } from '../match/coverage.js';
 import type { FiredRule, PolicyResult } from '../policy/types.js';
 import type { ImageInventory, LayerReport } from '../scan.js';
+import type { BaseImageInfo, RebuildAdvice } from '../base/types.js';
+import { baseLine, rebuildLine } from './table.js';
 
 export type ReportVerdict = 'pass' | 'warn' | 'fail' | 'error';
 
@@ -45,6 +47,9 @@ export interface HtmlReportInput {
   reason?: string;
   /** an evaluation that failed: the verdict is `error` and the message is shown */
   error?: { code: string; message: string };
+  /** the image's base under a trusted base list (drydock scan --base-images), and what a rebuild on its newest digest clears */
+  base?: BaseImageInfo;
+  rebuild?: RebuildAdvice;
 }
 
 /** The key of the HTML report beside the pipeline's JSON report ("…/<resultId>.json.gz" → "…/<resultId>.html"). */
@@ -261,6 +266,8 @@ function imageSection(input: HtmlReportInput, names: Names): string {
     fact('Created', inv.image.config?.created ? escapeHtml(inv.image.config.created) : undefined) +
     fact('Size', `${escapeHtml(bytes(size))} compressed, ${inv.image.layers.length} layer${inv.image.layers.length === 1 ? '' : 's'}, ${inv.packages.length} package${inv.packages.length === 1 ? '' : 's'}`) +
     fact('Reference', code(inv.image.reference)) +
+    fact('Base image', input.base ? escapeHtml(baseLine(input.base).replace(/^Base: /, '')) : undefined) +
+    fact('Rebuild', input.rebuild ? escapeHtml(rebuildLine(input.rebuild).replace(/^Rebuild: /, '')) : undefined) +
     '</dl></section>'
   );
 }

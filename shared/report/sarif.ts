@@ -23,6 +23,7 @@
  *
  * Pure and deterministic: no clock, no random ids; the same input gives the same bytes.
  */
+import type { BaseImageInfo, LayerGroup, RebuildAdvice } from '../base/types.js';
 import { createHash } from 'node:crypto';
 import type { Severity } from '../advisories/types.js';
 import { formatPlatform } from '../image/platform.js';
@@ -54,6 +55,9 @@ export interface SarifInput {
   problems?: readonly string[];
   /** the user accepted missing or stale advisory data (--allow-missing-advisories): notifications are warnings, the run succeeds */
   allowMissingAdvisories?: boolean;
+  /** with --base-images: each image's base and rebuild advice (run properties); findings then carry `layerGroup` (result properties) */
+  bases?: ReadonlyArray<BaseImageInfo | undefined>;
+  rebuild?: ReadonlyArray<RebuildAdvice | undefined>;
 }
 
 type Level = 'error' | 'warning' | 'note';
@@ -223,6 +227,8 @@ export function sarifLog(input: SarifInput, opts: SarifOptions = {}): Record<str
         packages: inv.packages.length,
         findings: input.matches[i]?.findings.length ?? null,
         ...(coverages[i] ? { covered: coverages[i]!.covered, uncovered: coverages[i]!.uncovered } : {}),
+        ...(input.bases?.[i] ? { base: input.bases[i] } : {}),
+        ...(input.rebuild?.[i] ? { rebuild: input.rebuild[i] } : {}),
       })),
       ...(policies.length > 0 ? { policies } : {}),
     },
@@ -326,6 +332,7 @@ function result(e: Entry, ruleIndex: number, images: readonly ImageInventory[]):
       ...(f.kev ? { kevDateAdded: f.kev.dateAdded, kevDueDate: f.kev.dueDate, ...(f.kev.ransomware ? { kevRansomware: true } : {}) } : {}),
       ...(f.epss ? { epss: f.epss.score, ...(f.epss.percentile !== undefined ? { epssPercentile: f.epss.percentile } : {}), epssDate: f.epss.date } : {}),
       layer: f.layer,
+      ...((f as { layerGroup?: LayerGroup }).layerGroup ? { layerGroup: (f as { layerGroup?: LayerGroup }).layerGroup } : {}),
       platforms,
       ...(f.suppressed ? { suppressedBy: f.suppressed.by } : {}),
     },

@@ -6,6 +6,29 @@ import { compareByExploitation } from '../match/exploit.js';
 import { severityFromCvssFallback } from '../match/severity.js';
 import type { PolicyResult } from '../policy/types.js';
 import type { ImageInventory } from '../scan.js';
+import type { BaseImageInfo, LayerGroup, RebuildAdvice } from '../base/types.js';
+
+/** A finding as the CLI hands it to the renderers with --base-images: its layer group (shared/base/split.ts). */
+type Grouped = { layerGroup?: LayerGroup };
+
+/** "Base: <reference> (trusted, 3 layers, by its annotations, signature signed); newer digest sha256:… exists (tag 12)" */
+export function baseLine(b: BaseImageInfo): string {
+  // the reason and tag may come from the image's own annotations: no control characters reach the terminal
+  return baseText(b).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+function baseText(b: BaseImageInfo): string {
+  if (b.status !== 'identified') return `Base: not identified: ${b.reason}`;
+  const sig = b.signature ? `, signature ${b.signature.status}${b.signature.signers.length > 0 ? ` by ${b.signature.signers.join(', ')}` : ''}` : '';
+  const newer = b.newest ? `; newer digest ${b.newest.digest} exists (tag ${b.newest.tag})` : '';
+  return `Base: ${b.reference} (${b.trusted ? 'trusted' : 'NOT trusted'}, ${plural(b.layerCount, 'layer')}, by its ${b.source === 'annotation' ? 'annotations' : 'layers'}${sig})${newer}`;
+}
+
+/** "Rebuild: <summary>: CVE-… (pkg 1.0 → 1.1), …": exactly the findings a rebuild on the newest base clears. */
+export function rebuildLine(a: RebuildAdvice): string {
+  const list = a.clears.map((c) => `${c.id} (${c.package} ${c.version}${c.fixedIn ? ` → ${c.fixedIn}` : ''})`).join(', ');
+  return `Rebuild: ${a.summary}${list ? `: ${list}` : ''}`.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
 
 /** A layer as people read it in a table: "#2 a1b2c3d4e5f6" (its diff id when known). */
 export function shortLayer(inv: ImageInventory, layerId: string): string {
@@ -18,13 +41,21 @@ export function shortLayer(inv: ImageInventory, layerId: string): string {
  * The human table: a heading per image, then its findings when advisories were matched
  * (`matches[i]` for `results[i]`), else its packages (NAME VERSION SOURCE ARCH LAYER).
  */
-export function renderTable(results: ImageInventory[], matches: ReadonlyArray<MatchResult | undefined> = [], opts: { coverages?: ReadonlyArray<Coverage | undefined> } = {}): string {
+export function renderTable(
+  results: ImageInventory[],
+  matches: ReadonlyArray<MatchResult | undefined> = [],
+  opts: { coverages?: ReadonlyArray<Coverage | undefined>; bases?: ReadonlyArray<BaseImageInfo | undefined>; rebuild?: ReadonlyArray<RebuildAdvice | undefined> } = {},
+): string {
   const out: string[] = [];
   for (const [i, inv] of results.entries()) {
     const d = inv.distro;
     const distro = d ? `${d.prettyName ?? [d.id, d.versionId].filter(Boolean).join(' ')}` : 'unknown distro';
     out.push(`${inv.image.reference}  ${formatPlatform(inv.image.platform)}  ${inv.image.manifestDigest}`);
     out.push(`${distro}, ${plural(inv.image.layers.length, 'layer')}, ${plural(inv.packages.length, 'package')}`);
+    const base = opts.bases?.[i];
+    if (base) out.push(baseLine(base));
+    const advice = opts.rebuild?.[i];
+    if (advice) out.push(rebuildLine(advice));
     out.push('');
     const match = matches[i];
     const coverage = match?.coverage ?? (match ? opts.coverages?.[i] : undefined);
@@ -34,7 +65,7 @@ export function renderTable(results: ImageInventory[], matches: ReadonlyArray<Ma
     const rest = coverage && blind ? { ...coverage, uncovered: coverage.uncovered.filter((u) => u !== blind.ecosystem) } : coverage;
     if (rest && rest.uncovered.length > 0) out.push(coverageWarning(rest), '');
     if (match) {
-      out.push(renderFindingsTable(inv, match));
+      out.push(renderFindingsTable(inv, match, { grouped: base !== undefined }));
       continue;
     }
     const rows = inv.packages.map((p) => [
@@ -74,7 +105,7 @@ function brief(ids: readonly string[]): string {
  * "[KEV due YYYY-MM-DD]" ("ransomware" added when KEV says so); the EPSS column (score and
  * percentile) appears when some finding has an EPSS score.
  */
-export function renderFindingsTable(inv: ImageInventory, match: MatchResult): string {
+export function renderFindingsTable(inv: ImageInventory, match: MatchResult, opts: { grouped?: boolean } = {}): string {
   const out: string[] = [];
   const bySeverity = new Map<string, number>();
   for (const f of match.findings) bySeverity.set(f.severity, (bySeverity.get(f.severity) ?? 0) + 1);
@@ -95,9 +126,11 @@ export function renderFindingsTable(inv: ImageInventory, match: MatchResult): st
       // a severity taken from the CVE records / NVD names its rater: "high (nvd)", "low (cna:openssl)"; the sources' own stays bare (JSON always names it: severitySource)
       severityFromCvssFallback(f) ? `${f.severity} (${f.severitySource})` : f.severity,
       ...(withEpss ? [f.epss ? `${f.epss.score.toFixed(3)}${f.epss.percentile !== undefined ? ` (p${Math.floor(f.epss.percentile * 100)})` : ''}` : ''] : []),
+      // with a base image: which side of the image the finding is in (base layers or the application's)
+      ...(opts.grouped ? [(f as Grouped).layerGroup === 'base' ? 'base' : 'app'] : []),
       f.suppressed ? `${shortLayer(inv, f.layer)}  suppressed (${f.suppressed.by}: ${f.suppressed.reason})` : shortLayer(inv, f.layer),
     ]);
-    out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', ...(withEpss ? ['EPSS'] : []), 'LAYER'], ...rows]));
+    out.push(...columns([['ID', 'ALIASES', 'PACKAGE', 'INSTALLED', 'FIXED-IN', 'SEVERITY', ...(withEpss ? ['EPSS'] : []), ...(opts.grouped ? ['GROUP'] : []), 'LAYER'], ...rows]));
   }
   out.push('');
   return out.join('\n');
@@ -133,19 +166,22 @@ export function renderPolicy(result: PolicyResult, opts: { width?: number } = {}
   out.push('', first, ...more.map((l) => `  ${l}`));
   if (result.fired.length > 0) {
     out.push('');
+    // a mapping's base_policy_ids / application_policy_ids: the layer group a rule fired on (GROUP; "image" for the whole image)
+    const grouped = result.fired.some((f) => f.layerGroup !== undefined);
     const rows = result.fired.map((f) => [
       f.gate,
       f.trigger,
       f.triggerId,
       // the allowlist's ids go in DETAIL (ACTION stays narrow): "[allowlisted: <allowlist>/<item>] …"
       f.allowlistedBy ? `${f.action} (allowlisted)` : f.action,
+      ...(grouped ? [f.layerGroup === 'application' ? 'app' : (f.layerGroup ?? 'image')] : []),
       f.allowlistedBy
         ? `[allowlisted: ${f.allowlistedBy.allowlistId}/${f.allowlistedBy.itemId}] ${f.message}`
         : f.expiredAllowlist
           ? `[allowlist item ${f.expiredAllowlist.allowlistId}/${f.expiredAllowlist.itemId} expired ${f.expiredAllowlist.expiredOn}] ${f.message}`
           : f.message,
     ]);
-    out.push(...fittedColumns([['GATE', 'TRIGGER', 'TRIGGER-ID', 'ACTION', 'DETAIL'], ...rows], width));
+    out.push(...fittedColumns([['GATE', 'TRIGGER', 'TRIGGER-ID', 'ACTION', ...(grouped ? ['GROUP'] : []), 'DETAIL'], ...rows], width));
   }
   out.push('');
   return out.join('\n');

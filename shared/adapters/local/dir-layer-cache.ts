@@ -5,12 +5,15 @@ import { decodeExtract, encodeExtract } from '../../layers/cache-codec.js';
 import type { LayerExtract } from '../../layers/extract.js';
 import type { LayerCache } from '../../ports/layer-cache.js';
 
-/** Layer cache in a local directory: one file per extract, written atomically. */
+/**
+ * Layer cache in a local directory: one file per extract (`<key>.extract`, cache-codec's binary
+ * layout, read as it is: no gzip, as decoding is what a warm scan waits for), written atomically.
+ */
 export class DirLayerCache implements LayerCache {
   constructor(readonly dir: string) {}
 
   private file(key: string): string {
-    return join(this.dir, key.slice(0, 2), `${key}.json`);
+    return join(this.dir, key.slice(0, 2), `${key}.extract`);
   }
 
   async get(key: string): Promise<LayerExtract | undefined> {

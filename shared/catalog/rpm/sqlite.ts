@@ -23,7 +23,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import initSqlJs from 'sql.js';
+import type initSqlJs from 'sql.js';
 import { DatabaseReadBuilder, type DatabaseRead } from './records.js';
 
 type SqlJs = Awaited<ReturnType<typeof initSqlJs>>;
@@ -57,8 +57,10 @@ async function loadSqlJs(): Promise<SqlJs | Error> {
     if (!path) return new Error(`${WASM_FILE} not found beside the module nor in node_modules/sql.js/dist`);
     const wasm = readFileSync(path);
     const wasmBinary = wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer;
+    // sql.js (80 KB of JavaScript) is imported only when an image holds an rpmdb.sqlite.
     // print/printErr: sql.js would otherwise write its own diagnostics to the console.
-    return await initSqlJs({ wasmBinary, print: () => {}, printErr: () => {} });
+    const { default: init } = await import('sql.js');
+    return await init({ wasmBinary, print: () => {}, printErr: () => {} });
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }

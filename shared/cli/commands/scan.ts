@@ -1,15 +1,20 @@
-/** `drydock scan <image>`: packages, vulnerabilities, policy verdict; outputs and gates. */
+/**
+ * `drydock scan <image>`: packages, vulnerabilities, policy verdict; outputs and gates.
+ *
+ * Start-up: what only some scans use is imported where it is used (advisories and matching,
+ * suppressions, the policy engine and its secret scanner, the table renderer), so a scan
+ * without them does not load and compile a megabyte of YAML, JSON Schema, RE2 and version code.
+ */
+import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { DirLayerCache } from '../../adapters/local/dir-layer-cache.js';
-import { MemoryAdvisoryStore } from '../../adapters/local/memory-advisory-store.js';
-import { loadAdvisories, syncedFeeds, type LoadedSource } from '../../advisories/load.js';
+import type { LoadedSource } from '../../advisories/load.js';
 import type { Severity } from '../../advisories/types.js';
-import { coverageOf, imageEcosystems, lookupsFor, matchInventory, severityRank, type Coverage, type Finding, type MatchResult } from '../../match/index.js';
-import { DEFAULT_IGNORE_FILE, parseIgnoreFile, parseVex, SUPPRESS_LIMITS, type Suppressions } from '../../match/suppress.js';
+import { coverageOf, imageEcosystems } from '../../match/coverage.js';
+import type { Coverage, Finding, MatchResult } from '../../match/index.js';
+import type { Suppressions } from '../../match/suppress.js';
 import { policyContext } from '../../policy/context.js';
-import { policyCollector } from '../../policy/collector.js';
-import { evaluatePolicy, loadDefaultBundle, parseBundle } from '../../policy/index.js';
 import type { PolicyResult } from '../../policy/types.js';
 import { packageKeyString } from '../../ports/advisory-store.js';
 import { DrydockError } from '../../errors.js';
@@ -19,10 +24,9 @@ import { parsePlatform } from '../../image/platform.js';
 import { parseReference } from '../../image/reference.js';
 import { limitsFromEnv, parseLimits, type LayerLimits } from '../../layers/extract.js';
 import { renderJson } from '../../report/json.js';
-import { renderPolicy, renderTable, terminalWidth } from '../../report/table.js';
 import { scanImage, type ImageInventory } from '../../scan.js';
 import { TOOL } from '../../version.js';
-import { applyBundleAllowlists, bundleGatesVulnerabilities, DEFAULT_MAX_ADVISORY_AGE, formatAge, freshnessOf, groupByPath, parseAge, parseSeverity, parseSeverityList, scanNow, type SourceFreshness } from '../gate.js';
+import { bundleGatesVulnerabilities, DEFAULT_MAX_ADVISORY_AGE, formatAge, freshnessOf, groupByPath, parseAge, parseSeverity, parseSeverityList, scanNow, type SourceFreshness } from '../gate.js';
 import { cacheDirOf, failure, positiveInt, readBundleFile } from '../common.js';
 import { EXIT, UsageError, type CliIO } from '../io.js';
 import { OUTPUT_FORMATS, type Parsed, type Values, SCAN_OPTIONS } from '../options.js';
@@ -31,6 +35,7 @@ import { commandNamed } from '../options.js';
 import { TerminalProgress } from '../progress.js';
 import { RegistrySource } from '../../image/registry.js';
 import type { ImageSignatureResult } from '../../trust/index.js';
+import type { BaseImageInfo, RebuildAdvice } from '../../base/types.js';
 
 type Format = (typeof OUTPUT_FORMATS)[number];
 export interface OutputTarget {
@@ -41,6 +46,12 @@ export interface OutputTarget {
 
 /** Advisory source kinds that hold advisories; a source of another kind (severity data) counts as content too. */
 const ADVISORY_KINDS = new Set(['osv-zip', 'osv', 'debian-tracker-json', 'debian-vuln-list', 'alpine-secdb', 'alas-updateinfo', 'alas-json']);
+
+/**
+ * match/suppress.ts's DEFAULT_IGNORE_FILE, repeated here so that a scan with no ignore file and
+ * no VEX document does not load that module (test/cli/startup-lazy.test.ts holds the two equal).
+ */
+export const DEFAULT_IGNORE_FILE = '.drydockignore.yaml';
 
 /** The password read by --password-stdin is at most this long. */
 export const MAX_PASSWORD_BYTES = 64 * 1024;
@@ -161,18 +172,24 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
     const platform = o['all-platforms'] ? ('all' as const) : o.platform ? parsePlatform(o.platform) : undefined;
 
     // The bundle is read before the image: a bad bundle fails fast, and nothing is downloaded for nothing.
-    const bundle = o.policy === undefined ? undefined : o.policy === 'default' ? loadDefaultBundle() : parseBundle(await readBundleFile(o.policy), o.policy);
+    const policy = o.policy === undefined ? undefined : await import('../../policy/index.js');
+    const bundle = policy === undefined || o.policy === undefined ? undefined : o.policy === 'default' ? policy.loadDefaultBundle() : policy.parseBundle(await readBundleFile(o.policy), o.policy);
     // and the trust policy (signatures are read from the image's registry)
     const trust = o['trust-policy'] === undefined ? undefined : await import('../../trust/index.js');
     const trustPolicy = trust && o['trust-policy'] !== undefined ? await trust.loadTrustPolicy(o['trust-policy']) : undefined;
     if (trustPolicy && parseReference(image).kind !== 'registry') throw usage(`--trust-policy: signatures are read from a registry; ${image} is not a registry image`);
+    // and the trusted base list (its repository:tag entries are resolved after the scan, for the image's platform)
+    const baseImages = o['base-images'] === undefined ? undefined : await import('../base-images.js');
+    const baseList = baseImages && o['base-images'] !== undefined ? await baseImages.loadTrustedBaseList(o['base-images']) : undefined;
+    const baseTargets = baseImages && baseList ? baseImages.baseTargets(baseList) : [];
     // So are the ignore file and VEX documents, and the password.
     const suppressions = await loadSuppressions(o['ignore-file'], o.vex ?? [], now, io, o.quiet);
-    const collector = bundle ? policyCollector(o['secret-pattern'] ?? []) : undefined;
+    const collector = bundle ? (await import('../../policy/collector.js')).policyCollector(o['secret-pattern'] ?? []) : undefined;
     const registryTimeout = num('--registry-timeout', o['registry-timeout']);
+    const creds = await credentials(image, o, io);
     const source = await openSource(image, {
       insecureRegistries: o['insecure-registry'] ?? [],
-      credentials: await credentials(image, o, io),
+      credentials: creds,
       ...(registryTimeout !== undefined ? { registryTimeouts: { idleMs: registryTimeout * 1000 } } : {}),
     });
     const cacheDir = cacheDirOf(o['cache-dir'], io.env);
@@ -201,14 +218,49 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
     for (const r of results) {
       for (const w of r.warnings) io.stderr.write(`warning: ${w.code}: ${w.message}${w.path ? ` [path ${w.path}]` : ''}${w.layer ? ` [layer ${w.layer}]` : ''}\n`);
     }
-    const advisoryPaths = o.advisories ?? (await syncedFeeds(join(cacheDir, 'feeds')));
+    // The base of each image under the trusted base list (a base that cannot be resolved is a warning, and identifyBase says unknown)
+    const baseRegistry = {
+      insecureRegistries: o['insecure-registry'] ?? [],
+      credentials: creds,
+      ...(registryTimeout !== undefined ? { registryTimeouts: { idleMs: registryTimeout * 1000 } } : {}),
+      ...(limits.maxLayers !== undefined ? { maxLayers: limits.maxLayers } : {}),
+      now,
+    };
+    const bases: Array<BaseImageInfo | undefined> = [];
+    if (baseImages && baseList) {
+      for (const r of results) {
+        const found = await baseImages.resolveBase(r, baseList, baseTargets, baseRegistry);
+        for (const w of found.warnings) io.stderr.write(`warning: ${w}\n`);
+        if (trust && trustPolicy && found.base.status === 'identified') found.base.signature = await baseImages.verifyBaseSignature(found.base, trust, trustPolicy, baseRegistry);
+        bases.push(found.base);
+      }
+    }
+    const feedsDir = join(cacheDir, 'feeds');
+    const advisoryPaths = o.advisories ?? (existsSync(feedsDir) ? await (await import('../../advisories/load.js')).syncedFeeds(feedsDir) : []);
     let matches: Array<MatchResult | undefined> = [];
     let sources: LoadedSource[] = [];
+    // with --base-images: per image, the index (among results + newer bases) of its newest base's match
+    const newestOf: number[] = [];
+    let newestMatches: Array<MatchResult | undefined> = [];
     const anyGate = bundle !== undefined || failOn !== undefined || o['fail-on-kev'] || exitCode !== undefined;
     if (advisoryPaths.length === 0) {
       if (!o.quiet) io.stderr.write(`note: no advisories (run \`drydock feeds sync\`, or pass --advisories <dir|zip>): ${anyGate ? 'vulnerability gates see no data' : 'packages only'}\n`);
     } else {
-      ({ matches, sources } = await matchAll(results, advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'], ...(suppressions ? { suppressions } : {}) }));
+      // a newer digest of a base's tag is scanned too (same cache and advisories): its findings are what a rebuild keeps
+      const newer: ImageInventory[] = [];
+      if (baseImages) {
+        for (const [i, b] of bases.entries()) {
+          if (!b?.newest) continue;
+          if (!o.quiet) io.stderr.write(`scanning newer base ${b.registry}/${b.repository}:${b.newest.tag}@${b.newest.digest} for rebuild advice ...\n`);
+          const inv = await baseImages.scanNewestBase(b, results[i]!, baseRegistry, { limits, ...(cache ? { cache } : {}), concurrency }, (w) => io.stderr.write(`warning: ${w}\n`));
+          if (inv) {
+            newestOf[i] = results.length + newer.length;
+            newer.push(inv);
+          }
+        }
+      }
+      ({ matches, sources } = await matchAll([...results, ...newer], advisoryPaths, io, { quiet: o.quiet, ignoreUnfixed: o['ignore-unfixed'], ...(suppressions ? { suppressions } : {}) }));
+      newestMatches = matches.splice(results.length);
     }
     // Coverage: every ecosystem of the image must be covered by some loaded source.
     const sourceEcosystems = new Set(sources.flatMap((s) => s.ecosystems));
@@ -219,12 +271,15 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
     // The policy engine applies its own allowlists; findings the ignore file or a VEX document suppress never reach its gates.
     const gateView = matches.map((m) => m && { ...m, findings: m.findings.filter((f) => !isExternalSuppression(f)) });
     const contexts = results.map((r, i) => ({
-      ...policyContext(r, { now, ...(gateView[i] ? { vulnerabilities: gateView[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}) }),
+      ...policyContext(r, { now, ...(gateView[i] ? { vulnerabilities: gateView[i] } : {}), ...(advisoriesUpdatedAt ? { advisoriesUpdatedAt } : {}), ...(bases[i] ? { base: bases[i] } : {}) }),
       ...(signatures[i] ? { signatures: signatures[i] } : {}),
     }));
     // The bundle's allowlists apply to --fail-on too: the findings are marked suppressed, never dropped.
-    if (bundle) for (const [i, m] of matches.entries()) if (m) applyBundleAllowlists(bundle, contexts[i]!, m.findings);
-    const verdicts: PolicyResult[] = bundle ? contexts.map((ctx) => evaluatePolicy(bundle, ctx)) : [];
+    if (bundle) {
+      const { applyBundleAllowlists } = await import('../allowlists.js');
+      for (const [i, m] of matches.entries()) if (m) applyBundleAllowlists(bundle, contexts[i]!, m.findings);
+    }
+    const verdicts: PolicyResult[] = policy && bundle ? contexts.map((ctx) => policy.evaluatePolicy(bundle, ctx)) : [];
     const failOnKev = o['fail-on-kev'];
     const gated = failOn !== undefined || failOnKev || exitCode !== undefined || (bundle !== undefined && bundleGatesVulnerabilities(bundle));
     const uncovered = [...new Set(coverages.flatMap((c) => c.uncovered))].sort();
@@ -236,11 +291,22 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
       ...stale.map((f) => `advisory data stale: ${f.path} (${f.kind}) is ${formatAge(f.ageMs!)} old (${f.producedAt ? `produced ${f.producedAt}` : `synced ${f.syncedAt}`}), older than --max-advisory-age ${maxAgeText}`),
     ];
     // Output filter only: --fail-on and policies still see every finding.
-    const shown = shownSeverities ? matches.map((m) => m && { ...m, findings: m.findings.filter((f) => shownSeverities.has(f.severity)) }) : matches;
-    const report: Report = { results, shown, coverages, verdicts, freshness, problems, allowMissing, signatures, signatureLine: trust?.signatureLine };
+    const filtered = shownSeverities ? matches.map((m) => m && { ...m, findings: m.findings.filter((f) => shownSeverities.has(f.severity)) }) : matches;
+    // with --base-images every finding shown says its layer group (base or application)
+    const shown = baseImages ? filtered.map((m, i) => (m && bases[i] ? { ...m, findings: baseImages.splitFindings(m.findings, contexts[i]!.layerIds ?? [], bases[i]) } : m)) : filtered;
+    // Rebuild advice: the base-layer findings (after every suppression) the newest digest of the base's tag no longer has
+    const rebuild: Array<RebuildAdvice | undefined> = baseImages
+      ? results.map((r, i) => {
+          const b = bases[i];
+          const at = newestOf[i];
+          const newest = at === undefined ? undefined : newestMatches[at - results.length];
+          return b && matches[i] ? baseImages.rebuildAdvice(matches[i].findings, contexts[i]!.layerIds ?? [], b, newest?.findings) : undefined;
+        })
+      : [];
+    const report: Report = { results, shown, coverages, verdicts, freshness, problems, allowMissing, signatures, signatureLine: trust?.signatureLine, bases, rebuild };
     for (const target of outputs) {
       // a table fits the terminal it is printed on; one written to a file, $COLUMNS or the default width
-      const text = await render(target.format, report, terminalWidth(target.path === undefined ? (io.stdout as { columns?: number }) : {}, io.env));
+      const text = await render(target.format, report, target.path === undefined ? (io.stdout as { columns?: number }) : {}, io.env);
       if (target.path === undefined) io.stdout.write(text);
       else {
         await writeFile(target.path, text).catch((e: NodeJS.ErrnoException) => {
@@ -268,6 +334,7 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
       }
     }
     if (failOn) {
+      const { severityRank } = await import('../../match/index.js');
       const bar = severityRank(failOn);
       const hits = matches.flatMap((m) => m?.findings ?? []).filter((f) => severityRank(f.severity) >= bar);
       const worst = hits.filter((f) => !f.suppressed);
@@ -303,10 +370,13 @@ interface Report {
   /** per image, with --trust-policy */
   signatures: ImageSignatureResult[];
   signatureLine: ((r: ImageSignatureResult) => string) | undefined;
+  /** per image, with --base-images: its base, and what a rebuild on the newest digest of its tag would clear */
+  bases: Array<BaseImageInfo | undefined>;
+  rebuild: Array<RebuildAdvice | undefined>;
 }
 
 /** The report's renderers are loaded on demand: the SBOM libraries cost every other run their start-up time. */
-async function render(format: Format, r: Report, width: number): Promise<string> {
+async function render(format: Format, r: Report, terminal: { columns?: number }, env: NodeJS.ProcessEnv): Promise<string> {
   const { results, shown, coverages, verdicts, freshness, problems } = r;
   const one = (what: string) => {
     if (results.length !== 1) throw new DrydockError('CONFIG', `${what} describes one image: pick one platform with --platform instead of --all-platforms`);
@@ -315,7 +385,15 @@ async function render(format: Format, r: Report, width: number): Promise<string>
   switch (format) {
     case 'json':
       return renderJson(
-        results.map((x, i) => ({ ...x, coverage: coverages[i]!, ...(shown[i] ? { vulnerabilities: shown[i] } : {}), ...(verdicts[i] ? { policy: verdicts[i] } : {}), ...(r.signatures[i] ? { signatures: r.signatures[i] } : {}) })),
+        results.map((x, i) => ({
+          ...x,
+          coverage: coverages[i]!,
+          ...(shown[i] ? { vulnerabilities: shown[i] } : {}),
+          ...(verdicts[i] ? { policy: verdicts[i] } : {}),
+          ...(r.signatures[i] ? { signatures: r.signatures[i] } : {}),
+          ...(r.bases[i] ? { base: r.bases[i] } : {}),
+          ...(r.rebuild[i] ? { rebuild: r.rebuild[i] } : {}),
+        })),
         TOOL,
         { advisorySources: freshness.map(jsonFreshness), ...(problems.length > 0 ? { advisoryProblems: problems } : {}) },
       );
@@ -325,16 +403,28 @@ async function render(format: Format, r: Report, width: number): Promise<string>
       return (await import('../../report/spdx.js')).renderSpdx(one('an SBOM'), TOOL);
     case 'html': {
       const { renderHtmlReport } = await import('../../report/html.js');
-      return renderHtmlReport({ inventory: one('an HTML report'), coverage: coverages[0]!, ...(shown[0] ? { match: shown[0] } : {}), ...(verdicts[0] ? { policy: verdicts[0] } : {}), ...(problems.length > 0 ? { problems } : {}), tool: TOOL });
+      return renderHtmlReport({
+        inventory: one('an HTML report'),
+        coverage: coverages[0]!,
+        ...(shown[0] ? { match: shown[0] } : {}),
+        ...(verdicts[0] ? { policy: verdicts[0] } : {}),
+        ...(problems.length > 0 ? { problems } : {}),
+        ...(r.bases[0] ? { base: r.bases[0] } : {}),
+        ...(r.rebuild[0] ? { rebuild: r.rebuild[0] } : {}),
+        tool: TOOL,
+      });
     }
     case 'sarif':
-      return (await import('../../report/sarif.js')).renderSarif({ results, matches: shown, coverages, policies: verdicts, tool: TOOL, problems, allowMissingAdvisories: r.allowMissing });
-    case 'table':
+      return (await import('../../report/sarif.js')).renderSarif({ results, matches: shown, coverages, policies: verdicts, tool: TOOL, problems, allowMissingAdvisories: r.allowMissing, bases: r.bases, rebuild: r.rebuild });
+    case 'table': {
+      const { renderPolicy, renderTable, terminalWidth } = await import('../../report/table.js');
+      const width = terminalWidth(terminal, env);
       return (
-        renderTable(results, shown, { coverages }) +
+        renderTable(results, shown, { coverages, bases: r.bases, rebuild: r.rebuild }) +
         verdicts.map((v) => renderPolicy(v, { width })).join('') +
         (r.signatureLine ? r.signatures.map((x) => `${r.signatureLine!(x)}\n`).join('') : '')
       );
+    }
   }
 }
 
@@ -356,6 +446,9 @@ async function loadSuppressions(ignoreFile: string | undefined, vexPaths: readon
     return readFile(path, 'utf8');
   };
   const path = ignoreFile ?? DEFAULT_IGNORE_FILE;
+  // nothing to read (the usual case): the suppression module (YAML, a JSON Schema validator) stays unloaded
+  if (ignoreFile === undefined && vexPaths.length === 0 && !(await stat(path).then(() => true, (e: NodeJS.ErrnoException) => e.code !== 'ENOENT'))) return undefined;
+  const { parseIgnoreFile, parseVex, SUPPRESS_LIMITS } = await import('../../match/suppress.js');
   const text = await read(path, 'ignore file', SUPPRESS_LIMITS.maxIgnoreFileBytes, ignoreFile === undefined);
   const out: Suppressions = { ignore: [], vex: [] };
   if (text !== undefined) {
@@ -375,6 +468,11 @@ async function matchAll(
   io: CliIO,
   opts: { quiet: boolean; ignoreUnfixed: boolean; suppressions?: Suppressions },
 ): Promise<{ matches: MatchResult[]; sources: LoadedSource[] }> {
+  const [{ MemoryAdvisoryStore }, { loadAdvisories }, { lookupsFor, matchInventory }] = await Promise.all([
+    import('../../adapters/local/memory-advisory-store.js'),
+    import('../../advisories/load.js'),
+    import('../../match/index.js'),
+  ]);
   const keys = new Set<string>();
   for (const r of results) for (const p of r.packages) for (const l of lookupsFor(p, r.distro).lookups) keys.add(packageKeyString(l.key));
   const store = new MemoryAdvisoryStore((k) => keys.has(packageKeyString(k)));
