@@ -59,7 +59,7 @@ function runTimed(cmd: string, args: string[], env: Record<string, string> = {})
     const start = process.hrtime.bigint();
     // layer workers are opt-in (DRYDOCK_LAYER_WORKERS; off by default until they win on an idle machine):
     // the bench measures them on (2) unless a row says otherwise; the 'workers off' row is what ships
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRYDOCK_LAYER_WORKERS: '2', ...env } });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DRYDOCK_LAYER_WORKERS: 'auto', ...env } });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('close', (code) => {
@@ -288,7 +288,7 @@ for (const name of ['big', 'two'] as Name[]) {
 }
 const coldBig = median(r.cold.big.map((t) => t.ms));
 const inThread = median(r.inThread.map((t) => t.ms));
-row('big, layer workers off (the default; DRYDOCK_LAYER_WORKERS=0)', fmt(inThread), `${(inThread / median(r.floor.big)).toFixed(2)}× floor; the workers make the cold scan ${(inThread / coldBig).toFixed(2)}× faster; peak RSS ${mib(r.inThread).toFixed(0)} MiB`);
+row('big, layer workers off (DRYDOCK_LAYER_WORKERS=0)', fmt(inThread), `${(inThread / median(r.floor.big)).toFixed(2)}× floor; the workers make the cold scan ${(inThread / coldBig).toFixed(2)}× faster; peak RSS ${mib(r.inThread).toFixed(0)} MiB`);
 const peaks = { small: mib(r.small), two: mib(r.cold.two), big: mib(r.cold.big) };
 const peak = Math.max(...Object.values(peaks));
 row(

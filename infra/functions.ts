@@ -25,6 +25,8 @@ import { Construct } from 'constructs';
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const RUNTIME = lambda.Runtime.NODEJS_22_X;
+/** esbuild's target for the function bundles (and the layer worker beside the analyzer's) */
+export const BUNDLE_TARGET = 'node22';
 export const ARCHITECTURE = lambda.Architecture.ARM_64;
 
 /** The same banner as scripts/bundle.mjs. */
@@ -42,11 +44,45 @@ export const EXTERNAL_MODULES = ['ajv-formats-draft2019', 'xmlbuilder2', 'libxml
 /** sql.js's WebAssembly engine (rpmdb.sqlite), loaded from beside the bundle (shared/catalog/rpm/sqlite.ts). */
 export const SQL_WASM = 'node_modules/sql.js/dist/sql-wasm.wasm';
 
-function copyWasm(): ICommandHooks {
+/** A value put between double quotes in a hook's shell command as it is: none of the characters the shell reads there. */
+function shellSafe(value: string): string {
+  if (/["$`\\!]/.test(value)) throw new Error(`infra/functions.ts: ${JSON.stringify(value)} cannot go into a bundling command as it is`);
+  return value;
+}
+
+/** The layer workers' entry point (shared/layers/worker-pool.ts looks for layer-worker.mjs beside the bundle). */
+export const LAYER_WORKER_ENTRY = 'shared/layers/layer-worker.ts';
+
+/**
+ * What goes beside the bundle: sql-wasm.wasm, and layer-worker.mjs built by the same local
+ * esbuild with the function bundle's target, banner, externals and source map (a bundle of its
+ * own: a worker thread loads only what a layer walk uses).
+ */
+function besideBundle(props: { sqlWasm?: boolean; layerWorker?: boolean }): ICommandHooks {
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (inputDir: string, outputDir: string) => [`cp "${join(inputDir, SQL_WASM)}" "${join(outputDir, 'sql-wasm.wasm')}"`],
+    afterBundling: (inputDir: string, outputDir: string) => [
+      ...(props.sqlWasm ? [`cp "${join(inputDir, SQL_WASM)}" "${join(outputDir, 'sql-wasm.wasm')}"`] : []),
+      ...(props.layerWorker
+        ? [
+            [
+              `"${join(inputDir, 'node_modules', '.bin', 'esbuild')}"`,
+              `"${join(inputDir, LAYER_WORKER_ENTRY)}"`,
+              '--bundle',
+              '--platform=node',
+              '--format=esm',
+              `--target=${BUNDLE_TARGET}`,
+              '--main-fields=module,main',
+              '--sourcemap',
+              '--log-level=warning',
+              ...EXTERNAL_MODULES.map((m) => `--external:${m}`),
+              `"--banner:js=${shellSafe(BANNER)}"`,
+              `"--outfile=${join(outputDir, 'layer-worker.mjs')}"`,
+            ].join(' '),
+          ]
+        : []),
+    ],
   };
 }
 
@@ -61,6 +97,8 @@ export interface PipelineFunctionProps {
   environment: Record<string, string>;
   /** copy sql-wasm.wasm beside the bundle */
   sqlWasm?: boolean;
+  /** build layer-worker.mjs beside the bundle (a function that scans layers: its layer workers' entry point) */
+  layerWorker?: boolean;
   /** asynchronous invocations that still fail after Lambda's retries go here */
   deadLetterQueue?: sqs.IQueue;
   logRetention?: logs.RetentionDays;
@@ -109,7 +147,7 @@ export class PipelineFunction extends Construct {
       ...(props.replaceVersions ? { currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY } } : {}),
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
+        target: BUNDLE_TARGET,
         platform: 'node',
         mainFields: ['module', 'main'],
         banner: BANNER,
@@ -118,7 +156,7 @@ export class PipelineFunction extends Construct {
         externalModules: EXTERNAL_MODULES,
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
-        ...(props.sqlWasm ? { commandHooks: copyWasm() } : {}),
+        ...(props.sqlWasm || props.layerWorker ? { commandHooks: besideBundle(props) } : {}),
       },
     });
   }

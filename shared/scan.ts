@@ -29,7 +29,7 @@ export interface ScanOptions {
   limits?: Partial<LayerLimits>;
   cache?: LayerCache;
   catalogers?: readonly Cataloger[];
-  /** layers read at the same time (default 2); with two or more, each in a worker thread (see LayerWorkerPool) */
+  /** layers read at the same time (default 2): each in a worker thread while one is free (see workerCount), the others in this thread */
   concurrency?: number;
   progress?: ScanProgress;
   signal?: AbortSignal;
@@ -166,7 +166,8 @@ export async function readLayer(
   opts: { signal?: AbortSignal; onBytes?: (n: number) => void; budget?: ImageBudget; pool?: LayerWorkerPool } = {},
 ): Promise<LayerExtract> {
   const raw = await source.openBlob(layer.descriptor, opts.signal);
-  if (opts.pool && plan.portable) {
+  // a layer goes to a worker when one is free at once; else it is walked here, beside the workers
+  if (opts.pool && plan.portable && opts.pool.hasRoom()) {
     const job: WorkerJob = { ...plan.portable, descriptor: layer.descriptor, image };
     if (layer.diffId) job.diffId = layer.diffId;
     if (opts.budget) job.budget = opts.budget.shared;
@@ -203,7 +204,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     // the image's totals (bytes, entries, kept bytes, symlinks), shared by the layers read at once
     const budget = new ImageBudget(limits);
     const concurrency = opts.concurrency ?? 2;
-    // one worker thread per layer read at once, when there are cores for them
+    // worker threads for the layers read at once, as many as workerCount allows (by default one less than the cores)
     const threads = plan.portable ? workerCount(img.layers.length, concurrency) : 0;
     const script = threads ? await layerWorkerScript() : undefined;
     const pool = script ? new LayerWorkerPool(threads, script) : undefined;

@@ -1,8 +1,9 @@
 /**
  * The layer worker: one layer at a time, the whole per-layer pipeline (hash, inflate, tar,
  * walk) in a worker thread, so that the layers of an image use every core. It runs the very
- * walkLayer of the in-thread path, fed with the blob's bytes as the main thread reads them
- * from the source, and posts back the extract (the kept files) or the error.
+ * walkLayer of the in-thread path, fed with the blob's bytes (read from the local file here, or
+ * as the main thread reads them from the source, through a shared ring: see Inbox), and posts
+ * back the extract (the kept files) or the error.
  *
  * This file is its own entry point (bundled beside the CLI and the analyzer as
  * layer-worker.mjs, see LayerWorkerPool): loaded in a thread started by the pool, it serves;
@@ -19,26 +20,91 @@ import { candidateMatcher, pathMatcher } from './paths.js';
 import { TarError } from './tar-reader.js';
 import { walkLayer } from './walker.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, probeId, type FromWorker, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, probeId, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
-/** The blob as a stream: chunks as they are posted, acknowledged once the walk has taken them in. */
-class Inbox extends Readable {
-  private unacked = 0;
+/** Bytes copied out of the ring at a time: what one read of a local file takes too (see oci-layout.ts). */
+export const INBOX_READ_BYTES = 256 * 1024;
 
-  constructor(private readonly port: MessagePort) {
-    super({ highWaterMark: 1024 * 1024 });
+/**
+ * A streamed blob as the walk reads it: the main thread writes its bytes into the ring and says
+ * how many; they are copied out here only when the walk asks for more (as a file is read), and
+ * their room is then given back (ack). Nothing is copied ahead of the walk, so no chunk waits in
+ * this thread long enough to outlive the young-generation collections that free it (issue 18: the
+ * chunks posted ahead of the walk before did, and a registry scan peaked at ~230 MiB).
+ */
+export class Inbox extends Readable {
+  private readonly ring: Uint8Array;
+  /** where the next unread byte is in the ring */
+  private at = 0;
+  /** bytes in the ring not yet copied out */
+  private available = 0;
+  private ended = false;
+  private wanted = false;
+  /** tests: copy nothing out until resumed */
+  private stalled = false;
+  private delivering = false;
+
+  constructor(
+    private readonly port: MessagePort,
+    ring: SharedArrayBuffer,
+    private readonly walk: number,
+  ) {
+    super({ highWaterMark: INBOX_READ_BYTES });
+    this.ring = new Uint8Array(ring);
   }
 
   override _read(): void {
-    if (this.unacked) {
-      this.port.postMessage({ type: 'ack', bytes: this.unacked } satisfies FromWorker);
-      this.unacked = 0;
-    }
+    this.wanted = true;
+    this.deliver();
   }
 
-  feed(chunk: Buffer): void {
-    if (this.push(chunk)) this.port.postMessage({ type: 'ack', bytes: chunk.length } satisfies FromWorker);
-    else this.unacked += chunk.length;
+  /** `bytes` more bytes follow the ones before in the ring. */
+  feed(bytes: number): void {
+    if (this.destroyed) return;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0 || this.ended || this.available + bytes > this.ring.length) {
+      this.destroy(new Error(`layer worker: the pool wrote ${bytes} bytes into a ring holding ${this.available} of ${this.ring.length}`));
+      return;
+    }
+    this.available += bytes;
+    this.deliver();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.deliver();
+  }
+
+  stall(on: boolean): void {
+    this.stalled = on;
+    this.deliver();
+  }
+
+  /** One chunk per _read (as fs.ReadStream reads): copied out of the ring, its room given back. */
+  private deliver(): void {
+    // a _read called from inside push() (a consumer reading in its 'data' handler) is served by the loop below
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      while (this.wanted && !this.stalled && !this.destroyed) {
+        if (this.available > 0) {
+          this.wanted = false;
+          const n = Math.min(this.available, INBOX_READ_BYTES, this.ring.length - this.at);
+          const chunk = Buffer.allocUnsafeSlow(n);
+          chunk.set(this.ring.subarray(this.at, this.at + n));
+          this.at = (this.at + n) % this.ring.length;
+          this.available -= n;
+          this.port.postMessage({ type: 'ack', walk: this.walk, bytes: n } satisfies FromWorker);
+          this.push(chunk);
+        } else if (this.ended) {
+          this.wanted = false;
+          this.push(null);
+        } else {
+          break;
+        }
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 }
 
@@ -50,22 +116,27 @@ export function serializeError(e: unknown): WorkerError {
   return { drydock: false, name: err.name, message: err.message, tar: err instanceof TarError };
 }
 
-function serve(port: MessagePort): void {
+function serve(port: MessagePort, ring: SharedArrayBuffer): void {
   const defaultProbes = new Map((catalogNeeds().probes ?? []).map((p) => [probeId(p), p]));
   let inbox: Inbox | undefined;
+  /** the walk the ring is written for: messages of an earlier one (posted before it ended) are dropped */
+  let current = -1;
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'start': {
+        current = m.walk;
+        // an earlier walk's stream copies and acknowledges nothing more: the ring is this walk's now
+        inbox?.destroy();
+        inbox = undefined;
         // a local file is read here, in this thread: no bytes cross the threads
         const file = m.file;
         let source: Readable;
         let onBytes: ((n: number) => void) | undefined;
         if (file) {
-          inbox = undefined;
           source = createReadStream(file.path, { start: file.start, ...(file.end !== undefined ? { end: file.end } : {}), highWaterMark: file.highWaterMark });
           onBytes = (n) => port.postMessage({ type: 'read', bytes: n } satisfies FromWorker);
         } else {
-          inbox = new Inbox(port);
+          inbox = new Inbox(port, ring, m.walk);
           source = inbox;
         }
         run(m.job, source, defaultProbes, onBytes).then(
@@ -75,14 +146,14 @@ function serve(port: MessagePort): void {
         return;
       }
       case 'chunk':
-        inbox?.feed(Buffer.from(m.buf));
+        if (m.walk === current) inbox?.feed(m.bytes);
         return;
       case 'end':
-        inbox?.push(null);
+        if (m.walk === current) inbox?.end();
         return;
-      case 'fail':
-        // the source failed on the main thread: the walk ends as it would on a read error there
-        inbox?.destroy(new Error(m.message));
+      case 'stall':
+      case 'resume':
+        inbox?.stall(m.type === 'stall');
         return;
       case 'crash':
         // for tests only: what an unexpected fault in the worker looks like to the pool
@@ -116,5 +187,5 @@ async function run(job: WorkerJob, raw: Readable, defaultProbes: Map<string, Con
   });
 }
 
-const data = workerData as { kind?: string } | null | undefined;
-if (!isMainThread && parentPort && data?.kind === LAYER_WORKER_KIND) serve(parentPort);
+const data = workerData as Partial<LayerWorkerData> | null | undefined;
+if (!isMainThread && parentPort && data?.kind === LAYER_WORKER_KIND && data.ring instanceof SharedArrayBuffer) serve(parentPort, data.ring);

@@ -7,27 +7,34 @@ import { Worker } from 'node:worker_threads';
 import { DrydockError, toDrydockError, type ErrorContext } from '../errors.js';
 import type { ExtractEntry, LayerExtract } from './extract.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, type FileRange, type FromWorker, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
-/** Bytes of a blob sent to a worker but not yet taken in by its walk: what a layer costs in transit. */
+/**
+ * Bytes of a streamed blob written for a worker but not yet taken in by its walk: the size of
+ * each worker's ring (a SharedArrayBuffer made once per worker), the most a layer costs in transit.
+ */
 export const WORKER_WINDOW_BYTES = 4 * 1024 * 1024;
-/** Bytes per message: the source's chunks are copied into batches of this size (one copy, few messages). */
-const BATCH_BYTES = 256 * 1024;
+/** A message tells the worker of at least this many new bytes, unless the source has no more at hand. */
+const NOTICE_BYTES = 64 * 1024;
 
 /**
  * Layer workers for one scan: each walks one layer at a time in its own thread (hash,
  * inflate, tar, walk; see layer-worker.ts). A blob that is a range of a local file (OCI
  * layout, image archive; see fileRangeOf) is read by the worker itself; any other (a
- * registry's response) is read here and its bytes posted, at most WORKER_WINDOW_BYTES ahead
- * of the walk. Errors
- * come back as the DrydockErrors the in-thread walk throws (same codes, limits named the
- * same way); a worker that crashes or exits fails its layer (CORRUPT_LAYER, retryable),
+ * registry's response) is read here and its bytes written into the worker's ring, at most
+ * WORKER_WINDOW_BYTES ahead of the walk: the source is not read while the ring is full, and no
+ * buffer is allocated or handed over per chunk (the worker copies the bytes out as its walk
+ * reads them, see Inbox in layer-worker.ts). Errors come back as the DrydockErrors the
+ * in-thread walk throws (same codes, limits named the same way); a worker that crashes or exits fails its layer (CORRUPT_LAYER, retryable),
  * never hangs it. Workers start on first use, are unref'd while idle and are ended by close().
  */
 export class LayerWorkerPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
+  private readonly rings = new WeakMap<Worker, Uint8Array>();
   private closed = false;
+  /** numbers the walks, so that a worker tells one walk's messages from an earlier one's */
+  private walks = 0;
 
   constructor(
     /** threads at most (the scan's concurrency bounds the layers read at once anyway) */
@@ -46,7 +53,9 @@ export class LayerWorkerPool {
     const w = this.idle.pop();
     if (w) return Promise.resolve(w);
     if (this.all.size < this.size) {
-      const fresh = new Worker(this.script, { workerData: { kind: LAYER_WORKER_KIND } });
+      const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
+      const fresh = new Worker(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring } satisfies LayerWorkerData });
+      this.rings.set(fresh, new Uint8Array(ring));
       this.all.add(fresh);
       fresh.once('exit', () => this.all.delete(fresh));
       return Promise.resolve(fresh);
@@ -70,6 +79,15 @@ export class LayerWorkerPool {
     }
   }
 
+  /**
+   * Whether a walk started now gets a worker at once (an idle one, or a new one while the pool is
+   * below its size): a scan reading more layers at once than it has workers walks the others in
+   * its own thread instead of waiting for one.
+   */
+  hasRoom(): boolean {
+    return !this.closed && (this.idle.length > 0 || this.all.size < this.size);
+  }
+
   /** Ends every worker; the pool takes no more layers. */
   async close(): Promise<void> {
     this.closed = true;
@@ -81,6 +99,21 @@ export class LayerWorkerPool {
 
   /** Test hook: the next layer's worker throws an uncaught error once it has started. */
   crashNext = false;
+  /** Test hook: the next layer's worker takes no bytes from its ring until resumeStalled() (a slow walk). */
+  stallNext = false;
+  private stalledWorker: Worker | undefined;
+
+  resumeStalled(): void {
+    this.stalledWorker?.postMessage({ type: 'resume' } satisfies ToWorker);
+    this.stalledWorker = undefined;
+  }
+
+  /**
+   * Bytes written into a ring and not yet taken out by its worker, over every walk going on:
+   * now and the most seen (what the tests hold to WORKER_WINDOW_BYTES per worker).
+   */
+  inFlight = 0;
+  peakInFlight = 0;
 
   /**
    * Walks one layer in a worker: the same result and the same errors as walkLayer(raw, …)
@@ -98,9 +131,12 @@ export class LayerWorkerPool {
       throw e;
     }
     worker.ref();
+    const walk = this.walks++;
+    const ring = this.rings.get(worker)!;
     let settled = false;
     /** the worker answered for this layer (done or error): it is free for the next one */
     let answered = false;
+    /** bytes in the ring the worker has not copied out */
     let inflight = 0;
     let wake: (() => void) | undefined;
     let resolveOutcome!: (x: LayerExtract) => void;
@@ -122,8 +158,10 @@ export class LayerWorkerPool {
       if (m.type === 'read') {
         opts.onBytes?.(m.bytes);
       } else if (m.type === 'ack') {
+        if (m.walk !== walk) return;
         inflight -= m.bytes;
-        if (inflight < WORKER_WINDOW_BYTES) wake?.();
+        this.inFlight -= m.bytes;
+        wake?.();
       } else if (m.type === 'done') {
         answered = true;
         settle(undefined, reviveExtract(m.extract));
@@ -140,27 +178,31 @@ export class LayerWorkerPool {
     worker.on('exit', onExit);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.signal?.aborted) onAbort();
-    const post = (m: ToWorker, transfer?: ArrayBuffer[]) => worker.postMessage(m, transfer);
+    const post = (m: ToWorker) => worker.postMessage(m);
     // A range of a local file is read by the worker itself: this thread does not touch its bytes.
     const file = fileRangeOf(raw);
     if (file) raw.destroy();
-    post(file ? { type: 'start', job, file } : { type: 'start', job });
+    post(file ? { type: 'start', walk, job, file } : { type: 'start', walk, job });
     if (this.crashNext) {
       this.crashNext = false;
       post({ type: 'crash' });
     }
+    if (this.stallNext) {
+      this.stallNext = false;
+      this.stalledWorker = worker;
+      post({ type: 'stall' });
+    }
 
-    const send = async (buf: ArrayBuffer) => {
-      while (!settled && inflight >= WORKER_WINDOW_BYTES) await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-      if (settled) return;
-      inflight += buf.byteLength;
-      post({ type: 'chunk', buf }, [buf]);
-    };
-    // The source is read here; its failure is the layer's (as the in-thread pipeline reports it).
+    // The source is read here, into the ring; its failure is the layer's (as the in-thread pipeline reports it).
     const pump = async () => {
-      let batch: Uint8Array | undefined;
-      let fill = 0;
+      /** where the next byte goes in the ring */
+      let at = 0;
+      /** bytes written since the last message */
+      let unsaid = 0;
+      const tell = () => {
+        if (unsaid && !settled) post({ type: 'chunk', walk, bytes: unsaid });
+        unsaid = 0;
+      };
       // the source's chunks are dead once copied: freed as the pump goes (see young-gc.ts)
       const collect = youngGcEvery();
       try {
@@ -170,22 +212,28 @@ export class LayerWorkerPool {
           collect(chunk.length);
           let off = 0;
           while (off < chunk.length && !settled) {
-            batch ??= new Uint8Array(BATCH_BYTES);
-            const n = Math.min(BATCH_BYTES - fill, chunk.length - off);
-            batch.set(chunk.subarray(off, off + n), fill);
-            fill += n;
-            off += n;
-            if (fill === BATCH_BYTES) {
-              const full = batch.buffer as ArrayBuffer;
-              batch = undefined;
-              fill = 0;
-              await send(full);
+            if (inflight >= ring.length) {
+              // the ring is full: the worker hears of what is in it, and the source waits for room
+              tell();
+              while (!settled && inflight >= ring.length) await new Promise<void>((r) => (wake = r));
+              wake = undefined;
+              if (settled) break;
             }
+            const n = Math.min(chunk.length - off, ring.length - inflight, ring.length - at);
+            ring.set(chunk.subarray(off, off + n), at);
+            at = (at + n) % ring.length;
+            off += n;
+            inflight += n;
+            unsaid += n;
+            this.inFlight += n;
+            if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
           }
+          // more at hand: one message for several of the source's chunks; else the worker hears now
+          if (unsaid >= NOTICE_BYTES || raw.readableLength === 0) tell();
           if (settled) break;
         }
-        if (!settled && batch && fill) await send((batch.buffer as ArrayBuffer).slice(0, fill));
-        if (!settled) post({ type: 'end' });
+        tell();
+        if (!settled) post({ type: 'end', walk });
       } catch (e) {
         settle(toDrydockError(e, 'NETWORK', context));
       }
@@ -204,6 +252,8 @@ export class LayerWorkerPool {
       worker.off('error', onError);
       worker.off('exit', onExit);
       opts.signal?.removeEventListener('abort', onAbort);
+      // what the worker did not take out of the ring (a failed walk) is no longer in flight: the next walk starts it afresh
+      this.inFlight -= inflight;
       this.release(worker, answered);
     }
   }
@@ -255,17 +305,20 @@ export function debugLine(message: string, env: Record<string, string | undefine
 }
 
 /**
- * How many layer workers a scan uses: opt-in with DRYDOCK_LAYER_WORKERS=<n> (or `auto`: the
- * machine's cores), then min(n, layers, concurrency); 0 (every layer in this thread) when unset,
- * 0, or below 2. Off by default: on an idle 2-core machine they make a cold OCI-layout scan
- * 1.09× faster, but a registry scan's peak RSS rises from ~140 to ~230 MiB, over the 150 MB goal
- * (issue 18's notes); they become the default once the registry path stays within it.
+ * How many layer workers a scan uses; the layers read at once beyond them are walked in the main
+ * thread (see hasRoom). DRYDOCK_LAYER_WORKERS unset, empty or `auto`: one less than the
+ * machine's cores (the main thread has the last: it reads the source, catalogs, and walks a
+ * layer itself when no worker is free), so 1 on a 2-vCPU Lambda or laptop; `<n>`: n; `0` (or
+ * anything else): none, every layer in the main thread. Then at most min(layers, concurrency),
+ * and none for a single layer. One worker beside the main thread rather than two keeps a
+ * registry scan's peak memory within its goal (issue 18: ~130-145 MiB against ~145-160 with two,
+ * ~125-138 with none, on the bench image).
  */
 export function workerCount(layers: number, concurrency: number, env: Record<string, string | undefined> = process.env): number {
-  const set = env['DRYDOCK_LAYER_WORKERS']?.trim();
-  const cores = set === 'auto' ? availableParallelism() : set && /^\d+$/.test(set) ? Number(set) : 0;
-  const n = Math.min(layers, cores, concurrency);
-  return n >= 2 ? n : 0;
+  const set = env['DRYDOCK_LAYER_WORKERS']?.trim() ?? '';
+  const asked = set === '' || set === 'auto' ? availableParallelism() - 1 : /^\d+$/.test(set) ? Number(set) : 0;
+  if (layers < 2) return 0;
+  return Math.max(0, Math.min(layers, asked, concurrency));
 }
 
 let sourceBuild: Promise<URL | undefined> | undefined;

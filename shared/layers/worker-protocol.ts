@@ -7,6 +7,16 @@ import type { LayerExtract, LayerLimits } from './extract.js';
 /** workerData.kind of a layer worker: a thread started with anything else does not serve. */
 export const LAYER_WORKER_KIND = 'drydock-layer-worker';
 
+/** What a layer worker is started with. */
+export interface LayerWorkerData {
+  kind: typeof LAYER_WORKER_KIND;
+  /**
+   * The worker's ring (WORKER_WINDOW_BYTES, shared with the pool): a streamed blob's bytes are
+   * written here by the main thread and copied out by the worker as its walk reads them.
+   */
+  ring: SharedArrayBuffer;
+}
+
 /** What a worker needs to walk one layer as the plan says; plain data (functions are rebuilt in the worker). */
 export interface WorkerJob {
   descriptor: Descriptor;
@@ -31,23 +41,27 @@ export interface FileRange {
 }
 
 export type ToWorker =
-  /** a layer to walk: its bytes follow as chunks, or, with `file`, the worker reads them from there */
-  | { type: 'start'; job: WorkerJob; file?: FileRange }
-  /** the next bytes of the blob (transferred) */
-  | { type: 'chunk'; buf: ArrayBuffer }
-  | { type: 'end' }
-  /** the source failed while it was read: the walk fails with this message */
-  | { type: 'fail'; message: string }
+  /**
+   * A layer to walk (`walk` numbers the pool's walks: what belongs to an earlier one is ignored):
+   * its bytes follow through the ring, or, with `file`, the worker reads them from there.
+   */
+  | { type: 'start'; walk: number; job: WorkerJob; file?: FileRange }
+  /** the next `bytes` bytes of the blob are in the ring, after the ones before (wrapping at its end) */
+  | { type: 'chunk'; walk: number; bytes: number }
+  | { type: 'end'; walk: number }
   /** tests only: throw an uncaught error in the worker */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** tests only: the walk takes no bytes from the ring until 'resume' (a slow worker) */
+  | { type: 'stall' }
+  | { type: 'resume' };
 
 export type WorkerError =
   | { drydock: true; code: ErrorCode; kind: ErrorKind; message: string; context: ErrorContext }
   | { drydock: false; name: string; message: string; tar: boolean };
 
 export type FromWorker =
-  /** this many bytes of the blob were taken in: more may be sent */
-  | { type: 'ack'; bytes: number }
+  /** this many bytes of the blob were copied out of the ring by walk `walk`: their room may be written again */
+  | { type: 'ack'; walk: number; bytes: number }
   /** this many compressed bytes were read from the file (a `file` layer only: the source's progress) */
   | { type: 'read'; bytes: number }
   | { type: 'done'; extract: LayerExtract }

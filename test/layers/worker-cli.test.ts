@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../shared/cli/main.js';
@@ -107,5 +107,24 @@ describe('the built CLI walks layers in the shipped worker', () => {
     expect(packages.some((p) => p.type === 'npm' && p.name === 'lodash')).toBe(false);
     expect(packages.some((p) => p.type === 'pypi' && p.name === 'requests')).toBe(true);
     expect(a).toEqual(b);
+  }, 240_000);
+
+  it('by default (DRYDOCK_LAYER_WORKERS unset or empty) one less worker than the cores: the main thread walks what no worker is free for', async () => {
+    // empty, as unset: the helper passes this process's environment on
+    const run = await drydock({ DRYDOCK_DEBUG: '1', DRYDOCK_LAYER_WORKERS: '' }, 'scan', image, '--no-cache', '-o', 'json');
+    expect(run.code, run.err).toBe(EXIT.ok);
+    const inWorkers = [...run.err.matchAll(WORKER_LINE)];
+    const inMain = [...run.err.matchAll(MAIN_LINE)];
+    expect([...inWorkers, ...inMain].map((m) => m[1]).sort()).toEqual(built.layers.map((l) => l.digest).sort());
+    if (availableParallelism() >= 2) {
+      // three layers, two read at once (the CLI's default concurrency): the first goes to the worker
+      expect(inWorkers.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(inWorkers.map((m) => m[2])).size).toBeLessThanOrEqual(Math.min(2, availableParallelism() - 1));
+      for (const m of inWorkers) expect(m[3]).toBe(join(REPO_ROOT, 'dist', 'cli', 'layer-worker.mjs'));
+    } else {
+      expect(inWorkers).toHaveLength(0);
+    }
+    const packages = (JSON.parse(run.out) as { results: { packages: { type: string }[] }[] }).results[0]!.packages;
+    expect(packages.filter((p) => p.type === 'deb')).toHaveLength(90);
   }, 240_000);
 });

@@ -4,7 +4,8 @@
  * image budget, per image) with the same DrydockError, and a worker that crashes or is
  * killed fails its layer instead of hanging the scan. The worker is the real entry point
  * (shared/layers/layer-worker.ts), bundled with esbuild as `npm run bundle` ships it.
- * DRYDOCK_LAYER_WORKERS pins the thread count, so the tests do not depend on this machine's cores.
+ * DRYDOCK_LAYER_WORKERS pins the thread count, so the tests do not depend on this machine's cores
+ * (unset, a scan takes one less than the cores, see workerCount).
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -231,19 +232,52 @@ describe('worker threads: faults end the layer, never hang it', () => {
 });
 
 describe('workerCount', () => {
-  it('is off unless asked for (unset, empty, 0 or not a number: every layer in the thread); `auto` takes the cores', () => {
-    expect(workerCount(4, 4, {})).toBe(0);
-    expect(workerCount(4, 4, { DRYDOCK_LAYER_WORKERS: '' })).toBe(0);
+  it('is on by default: unset, empty or `auto` take one less than the cores (the main thread has the last); 0 or anything else turns them off', () => {
+    const auto = availableParallelism() - 1;
+    expect(workerCount(64, 64, {})).toBe(auto);
+    expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: '' })).toBe(auto);
+    expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: 'auto' })).toBe(auto);
+    expect(workerCount(4, 2, {})).toBe(Math.min(2, auto));
+    expect(workerCount(4, 4, { DRYDOCK_LAYER_WORKERS: '0' })).toBe(0);
     expect(workerCount(4, 4, { DRYDOCK_LAYER_WORKERS: 'yes' })).toBe(0);
-    expect(workerCount(4, 2, { DRYDOCK_LAYER_WORKERS: 'auto' })).toBe(availableParallelism() >= 2 ? 2 : 0);
   });
 
-  it('is min(layers, asked, concurrency), and 0 (in the thread) below 2', () => {
+  it('is min(asked, layers, concurrency), and 0 (in the thread) for a single layer', () => {
     expect(workerCount(3, 2, { DRYDOCK_LAYER_WORKERS: '8' })).toBe(2);
     expect(workerCount(5, 4, { DRYDOCK_LAYER_WORKERS: '3' })).toBe(3);
+    expect(workerCount(5, 4, { DRYDOCK_LAYER_WORKERS: '1' })).toBe(1);
+    expect(workerCount(2, 4, { DRYDOCK_LAYER_WORKERS: '8' })).toBe(2);
     expect(workerCount(1, 4, { DRYDOCK_LAYER_WORKERS: '8' })).toBe(0);
-    expect(workerCount(4, 4, { DRYDOCK_LAYER_WORKERS: '0' })).toBe(0);
-    expect(workerCount(4, 1, { DRYDOCK_LAYER_WORKERS: '8' })).toBe(0);
+    expect(workerCount(4, 1, { DRYDOCK_LAYER_WORKERS: '8' })).toBe(1);
   });
 });
 
+describe('fewer workers than layers read at once: the others are walked in the main thread', () => {
+  it('one worker, two layers at a time, three layers: both threads walk, the inventory is the in-thread one', async () => {
+    const dir = join(work, `img${n++}`);
+    const status = await readFile(join(SHARED_FIXTURES, 'pkgdb', 'dpkg', 'trivy-ubuntu1804', 'var', 'lib', 'dpkg', 'status'));
+    await buildImage(dir, {
+      tag: 'mixed',
+      layers: [
+        { files: [{ path: 'etc/os-release', content: DEBIAN_OS_RELEASE }], compression: 'gzip' },
+        { files: [{ path: 'var/lib/dpkg/status', content: status }], compression: 'gzip' },
+        { files: await filesOf(join(SHARED_FIXTURES, 'pkgdb', 'npm', 'node_modules'), 'app/node_modules'), compression: 'gzip' },
+      ],
+    });
+    const ref = `oci:${dir}:mixed`;
+    vi.stubEnv('DRYDOCK_LAYER_WORKERS', '1');
+    const walk = vi.spyOn(LayerWorkerPool.prototype, 'walk');
+    const room = vi.spyOn(LayerWorkerPool.prototype, 'hasRoom');
+    const threaded = await scanImage(await openSource(ref), ref);
+    // every layer asked for a worker; the first got it, the one read beside it did not (the pool has one)
+    expect(room.mock.results.map((r) => r.value as boolean)).toHaveLength(3);
+    expect(room.mock.results[0]!.value).toBe(true);
+    expect(room.mock.results[1]!.value).toBe(false);
+    expect(walk.mock.calls.length).toBe(room.mock.results.filter((r) => r.value === true).length);
+    walk.mockRestore();
+    room.mockRestore();
+    const inThread = await scanWith(0, ref);
+    expect(threaded[0]!.packages.filter((p) => p.type === 'deb')).toHaveLength(90);
+    expect(JSON.stringify(threaded)).toBe(JSON.stringify(inThread.inv));
+  }, 60_000);
+});
