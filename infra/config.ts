@@ -8,7 +8,8 @@ import { DEFAULT_ALAS_STREAMS, validateAlasStreamNames } from '../shared/advisor
 import { DEFAULT_OSV_ECOSYSTEMS } from '../shared/advisories/feeds.js';
 import { parseLimits } from '../shared/layers/extract.js';
 import { parseAge } from '../shared/match/coverage.js';
-import { isTrustPolicyKey, isVexKey, type PublishMode } from '../shared/pipeline/config.js';
+import { baseRepositoryProblem, isTrustPolicyKey, isVexKey, MAX_BASE_REPOSITORIES, splitBaseRepository, type PublishMode } from '../shared/pipeline/config.js';
+import { globMatch } from '../shared/policy/engine.js';
 
 export const RESULT_STATUSES = ['pass', 'warn', 'fail', 'error'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
@@ -87,6 +88,13 @@ export interface DrydockSettings {
   vexKeys: string[];
   /** the trust policy's key in the bucket (under policies/; DRYDOCK_TRUST_POLICY_KEY): the evaluator verifies image signatures against it, reading exactly this object and the images' registries; unset: signatures are not checked */
   trustPolicyKey?: string;
+  /**
+   * The trusted base images (issue 19; DRYDOCK_BASE_REPOSITORIES): "<repository>[:tag]" in this
+   * stack's own registry, or "<registry>/<repository>[:tag]". The evaluator identifies each image's
+   * base among their analysed digests, splits findings into base and application, advises rebuilds
+   * and announces a patched base ("Drydock Base Image Updated"). Empty (the default): off.
+   */
+  baseRepositories: string[];
 }
 
 export const DEFAULT_SETTINGS: DrydockSettings = {
@@ -110,6 +118,7 @@ export const DEFAULT_SETTINGS: DrydockSettings = {
   resultRetentionDays: 180,
   exploitFeeds: true,
   vexKeys: [],
+  baseRepositories: [],
 };
 
 export const DEFAULT_POLICY_KEY = 'policies/bundle.json';
@@ -149,6 +158,7 @@ export const CONTEXT_KEYS: Record<keyof DrydockSettings, string> = {
   epssUrl: 'https URL of the FIRST EPSS scores CSV (gzip; a mirror)',
   vexKeys: 'comma-separated S3 keys under vex/ of OpenVEX documents',
   trustPolicyKey: 'S3 key under policies/ of the trust policy (docs/signatures.md; keys and certificates inline)',
+  baseRepositories: 'comma-separated trusted base images, <repository>[:tag] (this registry) or <registry>/<repository>[:tag]; empty = off',
 };
 
 export class SettingsError extends Error {
@@ -210,6 +220,8 @@ export function settingsFromContext(get: (key: string) => unknown): DrydockSetti
   if (limits) s.limits = limits;
   const vexKeys = list('vexKeys');
   if (vexKeys) s.vexKeys = vexKeys;
+  const baseRepositories = list('baseRepositories');
+  if (baseRepositories) s.baseRepositories = baseRepositories;
   const slackStatuses = list('slackStatuses');
   if (slackStatuses) s.slackStatuses = slackStatuses as ResultStatus[];
   for (const [key, value] of [
@@ -289,6 +301,16 @@ export function settingsProblems(s: DrydockSettings): string[] {
   if (new Set(s.vexKeys).size !== s.vexKeys.length) problems.push('vexKeys: a key is listed twice');
   if (s.trustPolicyKey !== undefined && !isTrustPolicyKey(s.trustPolicyKey)) problems.push(`trustPolicyKey: ${JSON.stringify(s.trustPolicyKey)} is not a plain S3 key under policies/`);
   if (s.trustPolicyKey !== undefined && s.trustPolicyKey === (s.policyKey ?? (s.policyBundle ? DEFAULT_POLICY_KEY : undefined))) problems.push(`trustPolicyKey: ${s.trustPolicyKey} is the policy bundle's key`);
+  if (s.baseRepositories.length > MAX_BASE_REPOSITORIES) problems.push(`baseRepositories: ${s.baseRepositories.length} entries, more than ${MAX_BASE_REPOSITORIES}`);
+  for (const b of s.baseRepositories) {
+    const why = baseRepositoryProblem(b, false);
+    if (why) problems.push(`baseRepositories: ${JSON.stringify(b)} ${why}`);
+    // a base in this registry is only a candidate once analysed: the analyzer must watch its repository
+    else if (!splitBaseRepository(b).registry && s.repositories.length && !s.repositories.some((r) => globMatch(r, splitBaseRepository(b).repository))) {
+      problems.push(`baseRepositories: ${JSON.stringify(b)} is not among the repositories the stack analyses (the repositories setting), so its digests would never be known`);
+    }
+  }
+  if (new Set(s.baseRepositories).size !== s.baseRepositories.length) problems.push('baseRepositories: an entry is listed twice');
   if (![1, 2].includes(s.analyzerBatchSize)) problems.push(`analyzerBatchSize: ${s.analyzerBatchSize} must be 1 or 2`);
   // props given in code are not range-checked by settingsFromContext
   for (const [key, min, max] of [

@@ -29,13 +29,15 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { TABLES, type AttributeType, type KeyAttribute, type SecondaryIndex, type TableDefinition, type TableNames } from '../shared/adapters/aws/tables.js';
+import { IMAGES_BY_REPOSITORY, TABLES, type AttributeType, type KeyAttribute, type SecondaryIndex, type TableDefinition, type TableNames } from '../shared/adapters/aws/tables.js';
 import { limitEnvName, parseLimits, type LayerLimits } from '../shared/layers/extract.js';
 import { OBJECT_KEYS } from '../shared/pipeline/deps.js';
 // FEED_SYNC_REQUESTED_DETAIL_TYPE: what feed-sync puts on the bus when it stops at its deadline with
 // work left; the FeedSyncRequestedRule runs it again at once and it resumes from its checkpoint
 import { FEED_EVENT_DETAIL_TYPE, FEED_EVENT_SOURCE, FEED_SYNC_REQUESTED_DETAIL_TYPE } from '../shared/pipeline/feed-sync.js';
 import { EXPLOIT_KEYS } from '../shared/advisories/exploit-feed.js';
+import { BASE_EVENT_SOURCE, BASE_INDEX_ECOSYSTEM, BASE_UPDATED_DETAIL_TYPE } from '../shared/pipeline/base-images.js';
+import { splitBaseRepository } from '../shared/pipeline/config.js';
 import { parseBundle } from '../shared/policy/bundle.js';
 import { CONTEXT_KEYS, DEFAULT_POLICY_KEY, DEFAULT_SETTINGS, SettingsError, settingsProblems, type DrydockSettings } from './config.js';
 import { PipelineFunction, RUNTIME } from './functions.js';
@@ -241,6 +243,8 @@ export class DrydockStack extends Stack {
       memorySize: 3008,
       reservedConcurrency: reserved(settings.analyzerConcurrency),
       sqlWasm: true,
+      // layer-worker.mjs beside the bundle: the analyzer walks layers in a worker thread beside its own (2 vCPU at 3008 MB)
+      layerWorker: true,
       environment: {
         DRYDOCK_IMAGES_TABLE: tables.images.tableName,
         DRYDOCK_PACKAGE_INDEX_TABLE: tables.packageIndex.tableName,
@@ -283,6 +287,15 @@ export class DrydockStack extends Stack {
         ...(settings.exploitFeeds ? { DRYDOCK_EXPLOIT_FEEDS: '1' } : {}),
         ...(settings.vexKeys.length ? { DRYDOCK_VEX_KEYS: settings.vexKeys.join(',') } : {}),
         ...(settings.trustPolicyKey ? { DRYDOCK_TRUST_POLICY_KEY: settings.trustPolicyKey } : {}),
+        // trusted base images (issue 19): full names (this registry's host before a bare repository),
+        // the package index (base entries) and the bus (the "base patched" event)
+        ...(settings.baseRepositories.length
+          ? {
+              DRYDOCK_BASE_REPOSITORIES: settings.baseRepositories.map((b) => (splitBaseRepository(b).registry ? b : `${this.account}.dkr.ecr.${this.region}.${this.urlSuffix}/${b}`)).join(','),
+              DRYDOCK_PACKAGE_INDEX_TABLE: tables.packageIndex.tableName,
+              DRYDOCK_EVENT_BUS_NAME: 'default',
+            }
+          : {}),
       },
     });
     this.feedSync = new PipelineFunction(this, 'FeedSync', {
@@ -636,6 +649,19 @@ export class DrydockStack extends Stack {
     if (this.settings.trustPolicyKey) {
       allow(f.role, 'ReadTrustPolicy', ['s3:GetObject'], [`${this.bucket.bucketArn}/${this.settings.trustPolicyKey}`]);
       this.grantReadImages(f, 'evaluator');
+    }
+    // trusted base images (issue 19): their analysed digests by repository, the package index's base
+    // entries only (their partition keys), the re-evaluations a patched base asks for, and its event
+    if (this.settings.baseRepositories.length) {
+      allow(f.role, 'BaseCandidates', ['dynamodb:Query'], [this.indexArn('images', IMAGES_BY_REPOSITORY)]);
+      allow(f.role, 'ImagesOnPatchedBase', ['dynamodb:BatchGetItem'], [this.tables.images.tableArn]);
+      allow(f.role, 'BaseIndexEntries', ['dynamodb:BatchWriteItem', 'dynamodb:Query'], [this.tables.packageIndex.tableArn], {
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${BASE_INDEX_ECOSYSTEM}|*`] } },
+      });
+      allow(f.role, 'SendBaseReevaluations', ['sqs:SendMessage'], [this.evaluateQueue.queueArn]);
+      allow(f.role, 'AnnounceBasePatched', ['events:PutEvents'], [this.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })], {
+        conditions: { StringEquals: { 'events:source': BASE_EVENT_SOURCE, 'events:detail-type': [BASE_UPDATED_DETAIL_TYPE] } },
+      });
     }
     this.grantListBucket(f);
     allow(f.role, 'SendPoisonMessages', ['sqs:SendMessage'], [this.evaluateDeadLetters.queueArn]);

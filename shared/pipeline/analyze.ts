@@ -60,6 +60,13 @@ function sourceName(deps: PipelineDeps, image: ImageName): ImageName {
 /** Most platform images analysed under one index (limit maxPlatforms): each is a full analysis. */
 export const MAX_PLATFORMS = 16;
 
+/**
+ * Most layer ids (digest + diffId, ~150 bytes each) one image record holds, over all its platforms
+ * (the primary first): the record stays far below DynamoDB's 400 KB item limit. A platform image
+ * over the remaining budget records none and is never a base candidate.
+ */
+export const MAX_RECORDED_LAYER_IDS = 256;
+
 /** Why an untagged push is not analysed on its own (DESIGN.md §1 "Push events in practice"). */
 export const UNTAGGED_REASON = 'untagged: analysed when a tag names it';
 
@@ -442,6 +449,18 @@ async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: st
     const distro = distroString(inv);
     platforms.push({ platform: platformString(inv.image.platform), manifestDigest: inv.image.manifestDigest, inventoryKey, sbomKey, ...(distro ? { distro } : {}), packageCount: inv.packages.length });
   }
+  // the layers in order with their diffIds: what a trusted base candidate is compared by (shared/base)
+  let layerBudget = MAX_RECORDED_LAYER_IDS;
+  const layerIdsOf = (inv: ImageInventory) => {
+    if (inv.image.layers.length > layerBudget) return undefined;
+    layerBudget -= inv.image.layers.length;
+    return inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
+  };
+  const primaryLayerIds = layerIdsOf(invs[0]!);
+  for (let i = 1; i < invs.length; i++) {
+    const ids = layerIdsOf(invs[i]!);
+    if (ids) platforms[i]!.layerIds = ids;
+  }
   const entries = [...merged.values()];
   await deps.packageIndex.replaceForImage(digest, entries, previousKeys);
   const now = deps.now().toISOString();
@@ -455,6 +474,7 @@ async function finishAnalysis(deps: PipelineDeps, before: ImageRecord, jobId: st
       platform: platforms.map((p) => p.platform).join(', '),
       distro: distros.length ? distros.join(', ') : undefined,
       layers: [...new Set(invs.flatMap((inv) => inv.image.layers.map((l) => l.digest)))],
+      layerIds: primaryLayerIds,
       packageCount: platforms.reduce((n, p) => n + p.packageCount, 0),
       packageKeyCount: entries.length,
       inventoryKey: primary.inventoryKey,

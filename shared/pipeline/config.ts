@@ -58,7 +58,19 @@ export interface PipelineConfig {
   vexKeys: string[];
   /** the trust policy's key in the bucket (DRYDOCK_TRUST_POLICY_KEY, under policies/): the evaluator verifies each image's signatures against it; unset: not checked */
   trustPolicyKey?: string;
+  /**
+   * The trusted base repositories (DRYDOCK_BASE_REPOSITORIES, "<registry>/<repository>[:tag]",
+   * comma-separated; issue 19 items 3–4): the evaluator identifies every image's base among the
+   * analysed digests of these repositories, splits its findings, advises rebuilds, and announces a
+   * patched base. Empty: off (the base_image gate then fails closed with not_checked).
+   */
+  baseRepositories: string[];
 }
+
+/** Most analysed digests of one base repository the evaluator compares an image with (the newest by update time). */
+export const BASE_CANDIDATES_PER_REPOSITORY = 100;
+/** Most entries DRYDOCK_BASE_REPOSITORIES may list (as the trusted base list file: MAX_BASES). */
+export const MAX_BASE_REPOSITORIES = 256;
 
 export const DEFAULT_CONFIG: PipelineConfig = {
   repositories: [],
@@ -74,6 +86,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   limits: {},
   exploitFeeds: false,
   vexKeys: [],
+  baseRepositories: [],
   advisoryGate: { allowMissing: false, maxAgeMs: parseAge('DRYDOCK_MAX_ADVISORY_AGE', DEFAULT_MAX_ADVISORY_AGE), maxAgeText: DEFAULT_MAX_ADVISORY_AGE },
 };
 
@@ -149,6 +162,7 @@ export const ENVIRONMENT = {
   DRYDOCK_EPSS_URL: "the EPSS scores' URL (default FIRST's epss_scores-current.csv.gz)",
   DRYDOCK_VEX_KEYS: 'comma-separated S3 keys (under vex/) of OpenVEX 0.2.0 documents whose statements suppress findings',
   DRYDOCK_TRUST_POLICY_KEY: "S3 key (under policies/) of the trust policy (docs/signatures.md, inline keys and certificates only): the evaluator verifies each image's signatures against it; unset: not checked",
+  DRYDOCK_BASE_REPOSITORIES: 'comma-separated "<registry>/<repository>[:tag]" of the trusted base images (docs/pipeline.md "Base images"): the evaluator identifies each image\'s base among their analysed digests; unset: off',
 } as const;
 
 export function loadConfig(env: Record<string, string | undefined>, need: ReadonlyArray<keyof PipelineResources> = Object.keys(RESOURCE_VARS) as Array<keyof PipelineResources>): { config: PipelineConfig; resources: PipelineResources } {
@@ -230,6 +244,12 @@ export function loadConfig(env: Record<string, string | undefined>, need: Readon
     if (isTrustPolicyKey(trustPolicyKey)) config.trustPolicyKey = trustPolicyKey;
     else problems.push(`DRYDOCK_TRUST_POLICY_KEY=${JSON.stringify(trustPolicyKey)} is not a plain S3 key under policies/`);
   }
+  config.baseRepositories = list('DRYDOCK_BASE_REPOSITORIES');
+  if (config.baseRepositories.length > MAX_BASE_REPOSITORIES) problems.push(`DRYDOCK_BASE_REPOSITORIES: ${config.baseRepositories.length} entries, more than ${MAX_BASE_REPOSITORIES} (limit MAX_BASE_REPOSITORIES)`);
+  for (const b of config.baseRepositories) {
+    const why = baseRepositoryProblem(b, true);
+    if (why) problems.push(`DRYDOCK_BASE_REPOSITORIES: ${JSON.stringify(b)} ${why}`);
+  }
   if (problems.length) {
     throw new DrydockError('CONFIG', `invalid Drydock configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -244,4 +264,37 @@ export function isVexKey(k: string): boolean {
 /** The trust policy's key: a plain S3 key under `policies/` (the evaluator is granted exactly this key). */
 export function isTrustPolicyKey(k: string): boolean {
   return /^policies\/[A-Za-z0-9!_.'()/-]+$/.test(k) && !k.endsWith('/') && !k.includes('..') && k.length <= 512;
+}
+
+/** A repository path as the distribution spec allows it (lower case, separators . _ - and /). */
+const REPOSITORY_PATH = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** "<registry>/<repository>[:tag]" split as the reference grammar reads it: a first part with "." or ":" (or "localhost") is a registry. */
+export function splitBaseRepository(entry: string): { registry?: string; repository: string; tag?: string } {
+  const slash = entry.indexOf('/');
+  const colon = entry.lastIndexOf(':');
+  const hasTag = colon > entry.lastIndexOf('/');
+  const name = hasTag ? entry.slice(0, colon) : entry;
+  const tag = hasTag ? entry.slice(colon + 1) : undefined;
+  const first = slash >= 0 ? name.slice(0, name.indexOf('/')) : '';
+  const isRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  return { ...(isRegistry ? { registry: first, repository: name.slice(first.length + 1) } : { repository: name }), ...(tag !== undefined ? { tag } : {}) };
+}
+
+/**
+ * What is wrong with a trusted base entry, or undefined: "<repository>[:tag]" (the stack's own
+ * registry; only where `needRegistry` is false) or "<registry>/<repository>[:tag]". No globs:
+ * the evaluator lists each repository's digests by its exact name.
+ */
+export function baseRepositoryProblem(entry: string, needRegistry: boolean): string | undefined {
+  if (entry.length > 512) return 'is longer than 512 characters';
+  if (entry.includes('*')) return 'has a "*": base repositories are listed by their exact name';
+  if (entry.includes('@')) return 'names a digest: every digest of the repository (or tag) is tracked';
+  const { registry, repository, tag } = splitBaseRepository(entry);
+  if (needRegistry && !registry) return 'has no registry (expected "<registry>/<repository>[:tag]")';
+  if (registry !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(registry)) return `has a malformed registry ${JSON.stringify(registry)}`;
+  if (!REPOSITORY_PATH.test(repository) || repository.length > 256) return `has a malformed repository ${JSON.stringify(repository)}`;
+  if (tag !== undefined && !TAG.test(tag)) return `has a malformed tag ${JSON.stringify(tag)}`;
+  return undefined;
 }

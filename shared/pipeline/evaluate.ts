@@ -28,7 +28,9 @@ import type { Advisory } from '../advisories/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { checkOutgoing, SIGNATURE_TRIGGER, type AdvisoryDataSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type ResultMessage, type Verdict } from './messages.js';
+import { BASE_TRIGGER, checkOutgoing, SIGNATURE_TRIGGER, type AdvisoryDataSummary, type BaseSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type RebuildSummary, type ResultMessage, type Verdict } from './messages.js';
+import { identifyBase, layerGroups, rebuildAdvice, type BaseImageInfo, type LayerGroup, type RebuildAdvice } from '../base/index.js';
+import { announcePatchedBase, inBaseRepository, loadBaseSetting, recordBaseEntry, type EvaluatorDeps } from './base-images.js';
 
 export type EvaluationOutcome =
   | { outcome: 'evaluated'; digest: string; status: Verdict; changed: boolean; published: boolean; findings: number; resultId: string }
@@ -71,9 +73,11 @@ interface PlatformEvaluation {
   inv: ImageInventory;
   match: Awaited<ReturnType<typeof matchInventory>>;
   policy: PolicyResult;
+  /** with DRYDOCK_BASE_REPOSITORIES: the base this platform image was built on */
+  base?: BaseImageInfo;
 }
 
-export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise<EvaluationOutcome> {
+export async function evaluateJob(job: EvaluateJob, deps: EvaluatorDeps): Promise<EvaluationOutcome> {
   const started = Date.now();
   const record = await deps.images.get(job.digest);
   if (!record) throw new DrydockError('MANIFEST_NOT_FOUND', `no image record for ${job.digest}: nothing was analysed under this digest`, { context: { image: job.digest } });
@@ -99,6 +103,9 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   const suppressions = await loadVex(deps);
   // signatures (DRYDOCK_TRUST_POLICY_KEY): checked once for the image, before any gate sees it
   const signatures = await checkSignatures(deps, record);
+  // base images (DRYDOCK_BASE_REPOSITORIES): the analysed digests of the trusted base repositories
+  let baseSetting = await loadBaseSetting(deps, job.reason === 'base' || inBaseRepository(deps, record));
+  const baseSignatures = new Map<string, BaseImageInfo['signature']>();
   const evals: PlatformEvaluation[] = [];
   const coverages: Coverage[] = [];
   const summaries = new Map<string, FeedSummary | undefined>();
@@ -126,8 +133,29 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     const gateView = { ...match, findings: match.findings.filter((f) => f.suppressed?.by !== 'vex') };
     const ctx = policyContext(inv, { vulnerabilities: gateView, now });
     if (signatures) ctx.signatures = signatures;
+    let base: BaseImageInfo | undefined;
+    if (baseSetting) {
+      const annotations = inv.image.baseAnnotations;
+      const image = { digest: t.manifestDigest ?? inv.image.manifestDigest, layers: ctx.layerIds ?? [], ...(annotations ? { annotations } : {}) };
+      base = identifyBase(image, baseSetting.candidates, baseSetting.list);
+      // not among the cached candidates: perhaps built on a base analysed since; read them afresh once
+      if (base.status === 'unknown' && baseSetting.cached) {
+        baseSetting = (await loadBaseSetting(deps, true))!;
+        base = identifyBase(image, baseSetting.candidates, baseSetting.list);
+      }
+      // the base's own signature under the trust policy, checked once per base digest
+      if (base.status === 'identified' && base.digest && deps.config.trustPolicyKey) {
+        if (!baseSignatures.has(base.digest)) {
+          const r = await checkSignatures(deps, { registry: base.registry!, repository: base.repository!, digest: base.digest });
+          baseSignatures.set(base.digest, r && { status: r.status, signers: r.signers.slice(0, 16), reason: r.reason.slice(0, 2000) });
+        }
+        const sig = baseSignatures.get(base.digest);
+        if (sig) base.signature = sig;
+      }
+      ctx.base = base;
+    }
     const policy = evaluatePolicy(bundle, ctx);
-    evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy });
+    evals.push({ platform: t.platform, manifestDigest: t.manifestDigest, inv, match, policy, ...(base ? { base } : {}) });
   }
   const multi = Boolean(record.platforms?.length);
   const worst = evals.reduce((w, e) => (VERDICT_RANK[e.policy.verdict] > VERDICT_RANK[w.policy.verdict] ? e : w), evals[0]!);
@@ -151,6 +179,9 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     }
   }
   const platformsOf = multi ? (f: Finding) => onPlatforms.get(findingKey(f)) ?? [] : undefined;
+  // base and application: each finding's layer group on the platform it was first found on
+  const groupOf = baseSetting ? findingGroups(evals) : undefined;
+  const rebuild = baseSetting ? await rebuildOf(deps, worst) : undefined;
   // suppressed by VEX: in the report with their reason, not counted, not news
   const counted = unique.filter((f) => f.suppressed?.by !== 'vex');
   const suppressedCount = unique.length - counted.length;
@@ -166,7 +197,8 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
   const retag = job.reason === 'retag';
   // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same;
   // so is a pushed signature (SIGNATURE_TRIGGER): the signature status it re-evaluated for is the news
-  const changed = retag || job.trigger.startsWith(SIGNATURE_TRIGGER) || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
+  // and so is a patched base's re-evaluation (BASE_TRIGGER): the rebuild advice is the news
+  const changed = retag || job.trigger.startsWith(SIGNATURE_TRIGGER) || job.trigger.startsWith(BASE_TRIGGER) || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
 
   const reportKey = OBJECT_KEYS.report(job.digest, resultId);
   if (!own) {
@@ -175,7 +207,11 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
       // every platform, each once with the platforms it is on; each platform's own part under `platforms`
       format: 'drydock.report/1', tool: TOOL, resultId, image: worst.inv.image, distro: worst.inv.distro, reason: reasonOf(job), policy,
       ...(signatures ? { signatures } : {}),
-      vulnerabilities: multi ? { ...match, findings: unique.map((f) => ({ ...f, platforms: platformsOf!(f) })) } : match,
+      ...(worst.base ? { base: worst.base } : {}),
+      ...(rebuild ? { rebuild } : {}),
+      vulnerabilities: multi
+        ? { ...match, findings: unique.map((f) => ({ ...f, platforms: platformsOf!(f), ...(groupOf ? { layerGroup: groupOf(f) } : {}) })) }
+        : groupOf ? { ...match, findings: match.findings.map((f) => ({ ...f, layerGroup: groupOf(f) })) } : match,
       evaluatedAt: now.toISOString(),
       ...(multi ? { platforms: evals.map((e) => ({ platform: e.platform, image: e.inv.image, distro: e.inv.distro, policy: e.policy, vulnerabilities: e.match })) } : {}),
     };
@@ -204,6 +240,8 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     rulesFired: policy.fired.length,
   };
   if (!own) await deps.results.append(result);
+  // the application image's base entry in the package index: a patched base finds it with a Query
+  const baseKey = baseSetting ? await recordBaseEntry(deps, record, evals.map((e) => e.base)) : undefined;
   const perPlatform = multi
     ? evals.map((e) => {
         const own = e.match.findings.filter((f) => f.suppressed?.by !== 'vex');
@@ -213,7 +251,7 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
         return { platform: e.platform ?? '', manifestDigest: e.manifestDigest ?? e.inv.image.manifestDigest, status: e.policy.verdict, counts: c, findings: own.length, ...(h ? { highestSeverity: h } : {}), ...(distro ? { distro } : {}), rulesFired: e.policy.fired.length };
       })
     : undefined;
-  await recordVerdict(deps, record, result, perPlatform);
+  await recordVerdict(deps, record, result, perPlatform, baseSetting ? { baseKey } : undefined);
 
   const message = checkOutgoing<ResultMessage>({
     schema: 'drydock.result/1',
@@ -227,16 +265,20 @@ export async function evaluateJob(job: EvaluateJob, deps: PipelineDeps): Promise
     counts,
     policy: failedClosed ? { ...policySummary(policy), reason: `advisory data missing or stale: ${advisoryData.problems!.join('; ')} (policy: ${policy.reason})`.slice(0, 2000) } : policySummary(policy),
     advisoryData,
-    ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf), resolvedFindings: resolved.slice(0, 200) } : {}),
-    topFindings: brief(counted, 20, platformsOf),
+    ...(previous && !retag ? { newFindings: brief(newFindings, 50, platformsOf, groupOf), resolvedFindings: resolved.slice(0, 200) } : {}),
+    topFindings: brief(counted, 20, platformsOf, groupOf),
     ...(suppressedCount > 0 ? { suppressedFindings: suppressedCount } : {}),
     ...(signatures ? { signature: signatureSummary(signatures) } : {}),
+    ...(worst.base ? { base: baseSummary(worst.base) } : {}),
+    ...(rebuild ? { rebuild: rebuildSummary(rebuild) } : {}),
     reportKey,
     evaluatedAt: result.evaluatedAt,
     ...(perPlatform ? { platforms: perPlatform } : {}),
     ...(retag ? { newTags: [retagTag(job.trigger)] } : {}),
   });
   const published = await publishResult(deps, message);
+  // a trusted base image, newly analysed: the images built on its older digests are told and evaluated again
+  if (baseSetting && job.reason === 'analysis') await announcePatchedBase(deps, record, baseSetting);
   deps.metrics.add('ImagesEvaluated', 'Count', 1);
   deps.metrics.add('Findings', 'Count', counted.length);
   deps.metrics.add('EvaluationDuration', 'Milliseconds', Date.now() - started);
@@ -334,7 +376,7 @@ function severityCounts(findings: readonly Finding[]): Record<string, number> {
 }
 
 /** Known exploited first, then severity, then EPSS (as the CLI's table), then id. */
-function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Finding) => string[]): FindingBrief[] {
+function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Finding) => string[], groupOf?: (f: Finding) => LayerGroup): FindingBrief[] {
   return [...findings]
     .sort((a, b) => Number(!!b.kev) - Number(!!a.kev) || severityRank(b.severity) - severityRank(a.severity) || (b.epss?.score ?? -1) - (a.epss?.score ?? -1) || a.id.localeCompare(b.id))
     .slice(0, n)
@@ -348,7 +390,59 @@ function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Findin
       ...(f.kev ? { kev: f.kev } : {}),
       ...(f.epss ? { epss: f.epss } : {}),
       ...(platformsOf ? { platforms: platformsOf(f).slice(0, 64) } : {}),
+      ...(groupOf ? { layerGroup: groupOf(f) } : {}),
     }));
+}
+
+/** Each finding's layer group (base or application), on the first platform image it was found on. */
+function findingGroups(evals: readonly PlatformEvaluation[]): (f: Finding) => LayerGroup {
+  const groups = new Map<string, LayerGroup>();
+  for (const e of evals) {
+    const of = layerGroups(e.inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest })), e.base);
+    for (const f of e.match.findings) if (!groups.has(findingKey(f))) groups.set(findingKey(f), of(f.layer));
+  }
+  return (f) => groups.get(findingKey(f)) ?? 'application';
+}
+
+/**
+ * The rebuild advice of the platform image that decided the verdict: its base-layer findings the
+ * newest digest of its base tag no longer has, by that digest's latest result (its findingIds,
+ * "<id>|<package>|<version>"). None when that digest has no result yet: advice is never invented.
+ */
+async function rebuildOf(deps: PipelineDeps, e: PlatformEvaluation): Promise<RebuildAdvice | undefined> {
+  if (!e.base?.newest) return undefined;
+  const latest = await deps.results.latest(e.base.newest.digest);
+  if (!latest || latest.status === 'error') return undefined;
+  const newest = latest.findingIds.map((k) => {
+    const parts = k.split('|');
+    return { id: parts[0]!, package: { name: parts.slice(1, -1).join('|') } };
+  });
+  const layers = e.inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
+  return rebuildAdvice(e.match.findings.filter((f) => f.suppressed?.by !== 'vex'), layers, e.base, newest);
+}
+
+function baseSummary(b: BaseImageInfo): BaseSummary {
+  return {
+    status: b.status,
+    ...(b.reference ? { reference: b.reference.slice(0, 1024) } : {}),
+    trusted: b.trusted,
+    ...(b.source ? { source: b.source } : {}),
+    layerCount: b.layerCount,
+    reason: b.reason.slice(0, 2000),
+    ...(b.newest ? { newest: b.newest } : {}),
+    ...(b.signature ? { signature: b.signature.status } : {}),
+  };
+}
+
+function rebuildSummary(a: RebuildAdvice): RebuildSummary {
+  return { to: a.to, clears: a.clears.slice(0, 100), remains: a.remains, summary: a.summary.slice(0, 1000) };
+}
+
+/** The base_status attribute: unknown, untrusted, stale (a newer digest of its tag exists), trusted. */
+function baseStatus(b: BaseSummary): string {
+  if (b.status !== 'identified') return 'unknown';
+  if (!b.trusted) return 'untrusted';
+  return b.newest ? 'stale' : 'trusted';
 }
 
 /** The KEV version a rescan job for a KEV change needs (its trigger is "kev@<version>#<part>"). */
@@ -410,7 +504,7 @@ export function imageOf(record: ImageRecord): ResultMessage['image'] {
   };
 }
 
-async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: ResultRecord, perPlatform?: PlatformResult[]): Promise<void> {
+async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: ResultRecord, perPlatform?: PlatformResult[], base?: { baseKey: string | undefined }): Promise<void> {
   const lastVerdict = {
     status: result.status,
     resultId: result.resultId,
@@ -421,6 +515,8 @@ async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: Re
     ...(result.highestSeverity ? { highestSeverity: result.highestSeverity } : {}),
   };
   const updatedAt = deps.now().toISOString();
+  // the base entry's key, so the next evaluation removes it when the base changes
+  const baseField = base && base.baseKey !== record.baseKey ? { baseKey: base.baseKey } : {};
   try {
     // Only an analysed image becomes "evaluated": a re-analysis in progress keeps its status.
     // The tags it covered (as read) are recorded: a tag pushed later gets its own evaluation.
@@ -432,12 +528,12 @@ async function recordVerdict(deps: PipelineDeps, record: ImageRecord, result: Re
       : undefined;
     await deps.images.update(
       record.digest,
-      { status: 'evaluated', lastVerdict, evaluatedTags: [...(record.tags ?? [])].sort(), ...(platforms ? { platforms } : {}), updatedAt },
+      { status: 'evaluated', lastVerdict, evaluatedTags: [...(record.tags ?? [])].sort(), ...(platforms ? { platforms } : {}), ...baseField, updatedAt },
       { status: ['analyzed', 'evaluated'] },
     );
   } catch (e) {
     if (!(e instanceof ConditionFailedError)) throw e;
-    await deps.images.update(record.digest, { lastVerdict, updatedAt });
+    await deps.images.update(record.digest, { lastVerdict, ...baseField, updatedAt });
   }
 }
 
@@ -454,6 +550,9 @@ export async function publishResult(deps: PipelineDeps, message: ResultMessage):
     // only with a trust policy (SNS refuses empty attribute values: no signers, no attribute)
     ...(message.signature ? { signature_status: message.signature.status } : {}),
     ...(message.signature?.signers.length ? { signature_signers: message.signature.signers.join(',').slice(0, 1024) } : {}),
+    // only with trusted base repositories (DRYDOCK_BASE_REPOSITORIES)
+    ...(message.base?.reference ? { base_image: message.base.reference } : {}),
+    ...(message.base ? { base_status: baseStatus(message.base) } : {}),
   });
   deps.metrics.add('ResultsPublished', 'Count', 1);
   return true;
@@ -507,7 +606,7 @@ function signatureSummary(r: ImageSignatureResult): NonNullable<ResultMessage['s
  * No trust policy: undefined (the image_signature gate then fails closed). A registry that
  * cannot be read throws: an unreadable registry is never "unsigned".
  */
-async function checkSignatures(deps: PipelineDeps, record: ImageRecord): Promise<ImageSignatureResult | undefined> {
+async function checkSignatures(deps: PipelineDeps, record: Pick<ImageRecord, 'registry' | 'repository' | 'digest' | 'manifestDigest'>): Promise<ImageSignatureResult | undefined> {
   const policy = await loadTrustPolicyObject(deps);
   if (!policy) return undefined;
   const registry = deps.config.registryOverride ?? record.registry;

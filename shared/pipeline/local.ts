@@ -4,29 +4,34 @@
  * `npm run pipeline:local`, `npm run invoke` without AWS, and the tests.
  */
 import { MemoryAdvisoryStore } from '../adapters/local/memory-advisory-store.js';
-import { MemoryObjectStore, MemoryPublisher, MemoryQueue } from '../adapters/local/memory-messaging.js';
+import { MemoryBus, MemoryObjectStore, MemoryPublisher, MemoryQueue } from '../adapters/local/memory-messaging.js';
 import { MemoryImageStore, MemoryPackageIndex, MemoryResultStore } from '../adapters/local/memory-stores.js';
 import { openSource } from '../image/open.js';
 import { DEFAULT_CONFIG, type PipelineConfig } from './config.js';
-import { noMetrics, silentLog, type PipelineDeps } from './deps.js';
+import type { EvaluatorDeps } from './base-images.js';
+import { noMetrics, silentLog } from './deps.js';
 import { imageReference } from './messages.js';
 import { prepareAnalyzerMessage, prepareEvaluatorMessage, type MessageOutcome } from './run.js';
 
 export interface LocalPipeline {
-  deps: PipelineDeps;
+  /** the pipeline's ports, and the event bus the evaluator announces a patched base on */
+  deps: EvaluatorDeps;
+  bus: MemoryBus;
   scanQueue: MemoryQueue;
   evaluateQueue: MemoryQueue;
   deadLetters: MemoryQueue;
   publisher: MemoryPublisher;
 }
 
-export function localPipeline(overrides: Partial<Omit<PipelineDeps, 'config'>> & { config?: Partial<PipelineConfig> } = {}): LocalPipeline {
+export function localPipeline(overrides: Partial<Omit<EvaluatorDeps, 'config'>> & { config?: Partial<PipelineConfig> } = {}): LocalPipeline {
+  const bus = new MemoryBus();
   const scanQueue = new MemoryQueue();
   const evaluateQueue = new MemoryQueue();
   const deadLetters = new MemoryQueue();
   const publisher = new MemoryPublisher();
   const config: PipelineConfig = { ...DEFAULT_CONFIG, ...overrides.config };
-  const deps: PipelineDeps = {
+  const deps: EvaluatorDeps = {
+    bus,
     images: new MemoryImageStore(),
     packageIndex: new MemoryPackageIndex(),
     results: new MemoryResultStore(),
@@ -43,7 +48,7 @@ export function localPipeline(overrides: Partial<Omit<PipelineDeps, 'config'>> &
     ...overrides,
     config,
   };
-  return { deps, scanQueue, evaluateQueue, deadLetters, publisher };
+  return { deps, bus, scanQueue, evaluateQueue, deadLetters, publisher };
 }
 
 export interface DrainReport {
@@ -57,7 +62,7 @@ export interface DrainReport {
  * run as its Lambda would run it (receive counts kept, a retryable failure put back until
  * maxReceiveCount, then dropped as SQS would move it to the DLQ).
  */
-export async function drainLocal(p: { deps: PipelineDeps; scanQueue: MemoryQueue; evaluateQueue: MemoryQueue }, bodies: readonly unknown[] = []): Promise<DrainReport> {
+export async function drainLocal(p: { deps: EvaluatorDeps; scanQueue: MemoryQueue; evaluateQueue: MemoryQueue }, bodies: readonly unknown[] = []): Promise<DrainReport> {
   const report: DrainReport = { outcomes: [], retried: 0 };
   type Pending = { body: string; id: string; receives: number; kind: 'analyzer' | 'evaluator' };
   let seq = 0;

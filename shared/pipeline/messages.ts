@@ -53,7 +53,8 @@ export interface EvaluateJob {
   jobId: string;
   digest: string;
   /** retag: an analysed digest pushed under a tag no evaluation covered yet */
-  reason: 'analysis' | 'rescan' | 'manual' | 'schedule' | 'retag' | 'signature';
+  /** base: a newer digest of the image's base tag was pushed (the "base patched" announcement): its result carries the rebuild advice */
+  reason: 'analysis' | 'rescan' | 'manual' | 'schedule' | 'retag' | 'signature' | 'base';
   /** what caused it (the analysis job id, a feed update's id): part of the idempotency key */
   trigger: string;
   requestedAt: string;
@@ -61,6 +62,9 @@ export interface EvaluateJob {
 
 /** The trigger prefix of an evaluation a pushed signature asked for (analyze.ts); such a result is always news. */
 export const SIGNATURE_TRIGGER = 'signature:';
+
+/** The trigger prefix of an evaluation a patched base asked for ("base:<registry>/<repository>:<tag>@<digest>"); such a result is always news. */
+export const BASE_TRIGGER = 'base:';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
 
@@ -77,6 +81,32 @@ export interface FindingBrief {
   epss?: { score: number; percentile?: number; date: string };
   /** a multi-platform image: the platforms (os/arch[/variant]) the finding is on */
   platforms?: string[];
+  /** with trusted base repositories configured: whether the finding is in the base image's layers or the application's */
+  layerGroup?: 'base' | 'application';
+}
+
+/** The base image part of a result (DRYDOCK_BASE_REPOSITORIES; shared/base). */
+export interface BaseSummary {
+  status: 'identified' | 'unknown';
+  /** registry/repository[:tag]@digest, when identified */
+  reference?: string;
+  trusted: boolean;
+  /** how it was found: its OCI base annotations (verified against its layers) or its leading layers */
+  source?: 'annotation' | 'layers';
+  layerCount: number;
+  reason: string;
+  /** a newer digest of the base's tag */
+  newest?: { digest: string; tag: string; pushedAt?: string };
+  /** the base's own signature status under the trust policy, when one is configured */
+  signature?: string;
+}
+
+/** What rebuilding on the newest digest of the base's tag would clear (shared/base/advice.ts). */
+export interface RebuildSummary {
+  to: string;
+  clears: Array<{ id: string; package: string; version: string; severity: string; fixedIn?: string }>;
+  remains: number;
+  summary: string;
 }
 
 /** One platform image's part of a multi-platform result. */
@@ -118,6 +148,10 @@ export interface ResultMessage {
   suppressedFindings?: number;
   /** the image's signature status under the trust policy (DRYDOCK_TRUST_POLICY_KEY); absent without one */
   signature?: { status: 'signed' | 'unsigned' | 'untrusted' | 'invalid' | 'no_policy'; signers: string[]; reason: string };
+  /** the base image, with trusted base repositories configured (DRYDOCK_BASE_REPOSITORIES); absent without them */
+  base?: BaseSummary;
+  /** a newer digest of the base's tag exists and its findings are known: what a rebuild would clear */
+  rebuild?: RebuildSummary;
 }
 
 /** Coverage and freshness of the advisory data behind a verdict (evaluate.ts). */

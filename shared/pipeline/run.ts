@@ -15,6 +15,7 @@ import { DrydockError, isDrydockError, toDrydockError } from '../errors.js';
 import type { ImageRecord, RecordedError } from '../ports/stores.js';
 import { analyzeLayerJob, analyzeScanJob, type AnalysisOutcome } from './analyze.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
+import type { EvaluatorDeps } from './base-images.js';
 import { errorResult, evaluateJob, publishResult, type EvaluationOutcome } from './evaluate.js';
 import { PoisonMessageError, parseAnalyzerBody, parseEvaluateBody, type AnalyzerInput } from './messages.js';
 
@@ -80,7 +81,8 @@ export function prepareAnalyzerMessage(body: string, deps: PipelineDeps, ctx: Me
   }
 }
 
-export function prepareEvaluatorMessage(body: string, deps: PipelineDeps, ctx: MessageContext): PreparedMessage {
+/** `deps` may carry the event bus the "base patched" event goes to (EvaluatorDeps, shared/pipeline/base-images.ts). */
+export function prepareEvaluatorMessage(body: string, deps: EvaluatorDeps, ctx: MessageContext): PreparedMessage {
   try {
     const job = parseEvaluateBody(body);
     return { idempotencyKey: `evaluate:${job.digest}:${job.trigger}`, run: () => guarded(deps, ctx, 'evaluate', job.digest, () => evaluateJob(job, deps)) };

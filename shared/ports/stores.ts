@@ -83,6 +83,13 @@ export interface ImageRecord {
   platforms?: PlatformAnalysis[];
   /** the tags an evaluation has covered: a pushed tag not among them gets its own (retag) evaluation */
   evaluatedTags?: string[];
+  /**
+   * The analysed (primary) platform image's layers in manifest order, with their diffIds: what a
+   * trusted base candidate is compared by (shared/base). Absent over MAX_RECORDED_LAYER_IDS layers.
+   */
+  layerIds?: Array<{ digest: string; diffId?: string }>;
+  /** the package-index key naming the base the last evaluation identified ("drydock:base" / "<registry>/<repository>:<tag>") */
+  baseKey?: string;
 }
 
 /** One platform image of an index, analysed under the index's record. */
@@ -94,6 +101,8 @@ export interface PlatformAnalysis {
   sbomKey?: string;
   distro?: string;
   packageCount: number;
+  /** this platform image's layers in manifest order, with their diffIds (as ImageRecord.layerIds; within the record's bound) */
+  layerIds?: Array<{ digest: string; diffId?: string }>;
   /** this platform's part of the last evaluation */
   lastVerdict?: { status: VerdictSummary['status']; findings: number; highestSeverity?: string; counts?: Record<string, number> };
 }

@@ -600,7 +600,7 @@ describe('functions', () => {
     expect(fn(d, 'SlackNotifier').Properties.DestinationConfig).toBeUndefined();
   });
 
-  it('are bundled by the local esbuild: ESM with the createRequire banner, the AWS SDK inside, sql-wasm.wasm beside the analyzer only', () => {
+  it('are bundled by the local esbuild: ESM with the createRequire banner, the AWS SDK inside, sql-wasm.wasm and layer-worker.mjs beside the analyzer only', () => {
     const placeholder = readFileSync(join(PROJECT_ROOT, 'functions/reconcile/handler.ts'), 'utf8').includes('PLACEHOLDER');
     for (const owner of ['Analyzer', 'Evaluator', 'FeedSync', 'Rescan', 'Reconcile', 'SlackNotifier']) {
       const key = fn(d, owner).Properties.Code.S3Key as string;
@@ -615,6 +615,15 @@ describe('functions', () => {
       const wasm = join(dir, 'sql-wasm.wasm');
       if (owner === 'Analyzer') expect(readFileSync(wasm).equals(readFileSync(join(PROJECT_ROOT, SQL_WASM)))).toBe(true);
       else expect(existsSync(wasm), owner).toBe(false);
+      // the layer workers' entry point: a bundle of its own with the same banner, that serves only in a thread the pool starts
+      const worker = join(dir, 'layer-worker.mjs');
+      if (owner === 'Analyzer') {
+        const text = readFileSync(worker, 'utf8');
+        expect(text.startsWith(BANNER)).toBe(true);
+        expect(text).toContain('drydock-layer-worker');
+        expect(text).not.toMatch(/from\s*["']@aws-sdk\//);
+        expect(existsSync(`${worker}.map`)).toBe(true);
+      } else expect(existsSync(worker), owner).toBe(false);
     }
   });
 });
@@ -1131,5 +1140,68 @@ describe('trustPolicyKey: the evaluator verifies signatures', () => {
   it('refuses a key outside policies/, with a wildcard, or the bundle\'s own', () => {
     for (const bad of ['trust.yaml', 'policies/*', 'policies/../x', 'vex/trust.json']) expect(() => settingsFromContext((k) => ({ trustPolicyKey: bad })[k]), bad).toThrow(/trustPolicyKey: .* is not a plain S3 key under policies\//);
     expect(() => settingsFromContext((k) => ({ trustPolicyKey: 'policies/bundle.json', policyBundle: 'shared/policy/default-bundle.json' })[k])).toThrow(/trustPolicyKey: policies\/bundle\.json is the policy bundle's key/);
+  });
+});
+
+// ---------------------------------------------------------------- trusted base images (baseRepositories)
+
+describe('baseRepositories: the evaluator identifies base images and announces patched ones', () => {
+  type Statement = { Sid: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+  let base: { env: Record<string, unknown>; statements: Statement[] };
+  const statementsOf = (json: Synth['json'], role: string): Statement[] =>
+    Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(`"${role}`))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
+  const roleOf = (json: Synth['json'], owner: string) => Object.keys(json.Resources).find((id) => json.Resources[id]!.Type === 'AWS::IAM::Role' && id.startsWith(`${owner}Role`))!;
+  const fnOf = (json: Synth['json'], owner: string) =>
+    Object.entries(json.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(owner) && !id.includes('Trigger'))![1];
+
+  beforeAll(() => {
+    // the filtered configuration (repositories team/api, team/web, platform-*) plus two trusted bases: one in this registry, one elsewhere
+    const { stack } = createApp({ context: { ...CONFIGS.filtered, baseRepositories: 'platform-base/debian:12,registry.example.com/library/python' }, env: ENV, outdir: f.outdir });
+    const json = Template.fromStack(stack).toJSON() as Synth['json'];
+    base = { env: fnOf(json, 'Evaluator').Properties.Environment.Variables, statements: statementsOf(json, roleOf(json, 'Evaluator')) };
+  }, SYNTH_TIMEOUT);
+
+  it('DRYDOCK_BASE_REPOSITORIES (a bare repository under this registry\'s host), the package index and the bus on the evaluator only', () => {
+    expect(base.env.DRYDOCK_BASE_REPOSITORIES).toEqual({ 'Fn::Join': ['', ['111122223333.dkr.ecr.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/platform-base/debian:12,registry.example.com/library/python']] });
+    expect(base.env.DRYDOCK_PACKAGE_INDEX_TABLE).toEqual({ Ref: expect.stringMatching(/^PackageIndexTable/) });
+    expect(base.env.DRYDOCK_EVENT_BUS_NAME).toBe('default');
+    expect(Object.keys(ENVIRONMENT)).toContain('DRYDOCK_BASE_REPOSITORIES');
+    const { config } = loadConfig({ DRYDOCK_BASE_REPOSITORIES: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/platform-base/debian:12,registry.example.com/library/python' }, []);
+    expect(config.baseRepositories).toEqual(['111122223333.dkr.ecr.eu-west-1.amazonaws.com/platform-base/debian:12', 'registry.example.com/library/python']);
+    expect(() => loadConfig({ DRYDOCK_BASE_REPOSITORIES: 'base/debian:12' }, [])).toThrow(/DRYDOCK_BASE_REPOSITORIES: "base\/debian:12" has no registry/);
+    for (const s of [d, f, n]) {
+      expect(fn(s, 'Evaluator').Properties.Environment.Variables).not.toHaveProperty('DRYDOCK_BASE_REPOSITORIES');
+      expect(fn(s, 'Evaluator').Properties.Environment.Variables).not.toHaveProperty('DRYDOCK_EVENT_BUS_NAME');
+    }
+  });
+
+  it('exactly five statements more: the images by repository and by digest, the base entries of the package index only, the evaluate queue, its one event', () => {
+    const without = new Set(statementsOf(f.json, roleOf(f.json, 'Evaluator')).map((st) => JSON.stringify(st)));
+    expect(base.statements).toHaveLength(without.size + 5);
+    const added = base.statements.filter((st) => !without.has(JSON.stringify(st)));
+    const bySid = Object.fromEntries(added.map((st) => [st.Sid, st]));
+    expect(Object.keys(bySid).sort()).toEqual(['AnnounceBasePatched', 'BaseCandidates', 'BaseIndexEntries', 'ImagesOnPatchedBase', 'SendBaseReevaluations']);
+    expect(bySid.ImagesOnPatchedBase!.Action).toBe('dynamodb:BatchGetItem');
+    expect(bySid.ImagesOnPatchedBase!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ImagesTable/), 'Arn'] });
+    expect(bySid.BaseCandidates!.Action).toBe('dynamodb:Query');
+    expect(JSON.stringify(bySid.BaseCandidates!.Resource)).toMatch(/"\/index\/byRepository"\]\]\}$/);
+    expect(bySid.BaseIndexEntries!.Action).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:Query']);
+    expect(bySid.BaseIndexEntries!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['drydock:base|*'] } });
+    expect(JSON.stringify(bySid.BaseIndexEntries!.Resource)).toMatch(/PackageIndexTable/);
+    expect(bySid.SendBaseReevaluations!.Action).toBe('sqs:SendMessage');
+    expect(JSON.stringify(bySid.SendBaseReevaluations!.Resource)).toMatch(/EvaluateQueue[0-9A-F]+","Arn"/);
+    expect(bySid.AnnounceBasePatched!.Action).toBe('events:PutEvents');
+    expect(bySid.AnnounceBasePatched!.Condition).toEqual({ StringEquals: { 'events:source': 'drydock.images', 'events:detail-type': ['Drydock Base Image Updated'] } });
+  });
+
+  it('refuses globs, digests, malformed names, and a base in this registry the stack does not analyse', () => {
+    const ctx = (v: Record<string, string>) => (k: string) => v[k];
+    for (const [bad, why] of [['base/*', /has a "\*"/], ['base/debian@sha256:' + 'a'.repeat(64), /names a digest/], ['Base/Debian', /malformed repository/], ['base/debian:-x', /malformed tag/]] as const) {
+      expect(() => settingsFromContext(ctx({ baseRepositories: bad })), bad).toThrow(why);
+    }
+    expect(() => settingsFromContext(ctx({ repositories: 'team/*', baseRepositories: 'base/debian:12' }))).toThrow(/baseRepositories: "base\/debian:12" is not among the repositories the stack analyses/);
+    expect(settingsFromContext(ctx({ repositories: 'team/*,base/*', baseRepositories: 'base/debian:12,base/debian:12-slim' })).baseRepositories).toEqual(['base/debian:12', 'base/debian:12-slim']);
   });
 });
