@@ -205,4 +205,4 @@ export async function scanNewestBase(
   }
 }
 
-export { loadTrustedBaseList, rebuildAdvice, splitFindings } from '../base/index.js';
+export { layerGroups, loadTrustedBaseList, rebuildAdvice, splitFindings } from '../base/index.js';

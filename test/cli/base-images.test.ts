@@ -88,6 +88,7 @@ interface ImageResult {
   base?: { status: string; source?: string; reference?: string; digest?: string; trusted: boolean; layerCount: number; newest?: { digest: string; tag: string }; signature?: { status: string; signers: string[] } };
   rebuild?: { from: string; to: string; clears: Array<{ id: string; package: string }>; remains: number; summary: string };
   vulnerabilities?: { findings: Finding[] };
+  packages?: Array<{ name: string; layerGroup?: string }>;
   policy?: { verdict: string; fired: Array<{ gate: string; trigger: string; triggerId: string; action: string; layerGroup?: string }> };
 }
 const json = (r: Run): ImageResult => (JSON.parse(r.out) as { results: ImageResult[] }).results[0]!;
@@ -154,6 +155,10 @@ describe('drydock scan --base-images', () => {
     expect(groups.get('CVE-2023-5363 libssl3')).toBe('base');
     expect(groups.get('CVE-2021-23337 lodash')).toBe('application');
     expect([...groups.values()].every((g) => g === 'base' || g === 'application')).toBe(true);
+    // the packages too
+    const pkgs = new Map(r1.packages!.map((p) => [p.name, p.layerGroup]));
+    expect(pkgs.get('libssl3')).toBe('base');
+    expect(pkgs.get('lodash')).toBe('application');
 
     const b = await drydock(['scan', app2, '--base-images', trusted, '-o', 'json']);
     expect(b.code, b.err).toBe(EXIT.ok);

@@ -303,7 +303,16 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
           return b && matches[i] ? baseImages.rebuildAdvice(matches[i].findings, contexts[i]!.layerIds ?? [], b, newest?.findings) : undefined;
         })
       : [];
-    const report: Report = { results, shown, coverages, verdicts, freshness, problems, allowMissing, signatures, signatureLine: trust?.signatureLine, bases, rebuild };
+    // ... and every package too (the JSON's packages[].layerGroup)
+    const grouped = baseImages
+      ? results.map((x, i) => {
+          const b = bases[i];
+          if (!b) return x;
+          const of = baseImages.layerGroups(contexts[i]!.layerIds ?? [], b);
+          return { ...x, packages: x.packages.map((p) => ({ ...p, layerGroup: of(p.layer) })) };
+        })
+      : results;
+    const report: Report = { results: grouped, shown, coverages, verdicts, freshness, problems, allowMissing, signatures, signatureLine: trust?.signatureLine, bases, rebuild };
     for (const target of outputs) {
       // a table fits the terminal it is printed on; one written to a file, $COLUMNS or the default width
       const text = await render(target.format, report, target.path === undefined ? (io.stdout as { columns?: number }) : {}, io.env);
