@@ -28,7 +28,7 @@ import type { Advisory } from '../advisories/types.js';
 import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
-import { BASE_TRIGGER, checkOutgoing, SIGNATURE_TRIGGER, type AdvisoryDataSummary, type BaseSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type RebuildSummary, type ResultMessage, type Verdict } from './messages.js';
+import { checkOutgoing, type AdvisoryDataSummary, type BaseSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type RebuildSummary, type ResultMessage, type Verdict } from './messages.js';
 import { identifyBase, layerGroups, rebuildAdvice, type BaseImageInfo, type LayerGroup, type RebuildAdvice } from '../base/index.js';
 import { announcePatchedBase, inBaseRepository, loadBaseSetting, recordBaseEntry, type EvaluatorDeps } from './base-images.js';
 
@@ -195,10 +195,19 @@ export async function evaluateJob(job: EvaluateJob, deps: EvaluatorDeps): Promis
   const countedIds = new Set(findingIds);
   const resolved = previous ? [...previousIds].filter((id) => !countedIds.has(id)) : [];
   const retag = job.reason === 'retag';
-  // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same;
-  // so is a pushed signature (SIGNATURE_TRIGGER): the signature status it re-evaluated for is the news
-  // and so is a patched base's re-evaluation (BASE_TRIGGER): the rebuild advice is the news
-  const changed = retag || job.trigger.startsWith(SIGNATURE_TRIGGER) || job.trigger.startsWith(BASE_TRIGGER) || !previous || previous.status !== status || newFindings.length > 0 || resolved.length > 0;
+  // a retag is news for subscribers (a tag now names this verdict) even when the verdict is the same
+  // A signature's or a base's state is news when it differs from the previous result's (a second
+  // valid signature, a re-evaluation that changes nothing, are not)
+  const signatureState = signatures?.status;
+  const baseState = worst.base ? [worst.base.status, worst.base.trusted ? 'trusted' : 'untrusted', worst.base.digest ?? '', worst.base.newest?.digest ?? '', rebuild?.clears.length ?? 0].join('|') : undefined;
+  const changed =
+    retag ||
+    !previous ||
+    previous.status !== status ||
+    newFindings.length > 0 ||
+    resolved.length > 0 ||
+    (signatureState !== undefined && previous.signatureState !== signatureState) ||
+    (baseState !== undefined && previous.baseState !== baseState);
 
   const reportKey = OBJECT_KEYS.report(job.digest, resultId);
   if (!own) {
@@ -238,6 +247,8 @@ export async function evaluateJob(job: EvaluateJob, deps: EvaluatorDeps): Promis
     reportKey,
     findingIds,
     rulesFired: policy.fired.length,
+    ...(signatureState !== undefined ? { signatureState } : {}),
+    ...(baseState !== undefined ? { baseState } : {}),
   };
   if (!own) await deps.results.append(result);
   // the application image's base entry in the package index: a patched base finds it with a Query

@@ -60,10 +60,10 @@ export interface EvaluateJob {
   requestedAt: string;
 }
 
-/** The trigger prefix of an evaluation a pushed signature asked for (analyze.ts); such a result is always news. */
+/** The trigger prefix of an evaluation a pushed signature asked for (analyze.ts). */
 export const SIGNATURE_TRIGGER = 'signature:';
 
-/** The trigger prefix of an evaluation a patched base asked for ("base:<registry>/<repository>:<tag>@<digest>"); such a result is always news. */
+/** The trigger prefix of an evaluation a patched base asked for ("base:<registry>/<repository>:<tag>@<digest>"). */
 export const BASE_TRIGGER = 'base:';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error';

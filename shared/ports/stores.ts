@@ -186,6 +186,10 @@ export interface ResultRecord extends VerdictSummary {
   /** finding ids at this evaluation, for the next one's delta */
   findingIds: string[];
   rulesFired: number;
+  /** the signature status under the trust policy at this evaluation (the next one's "changed") */
+  signatureState?: string;
+  /** the base's status, trust, digest, newest digest and cleared-finding count at this evaluation (the next one's "changed") */
+  baseState?: string;
   error?: RecordedError;
 }
 
