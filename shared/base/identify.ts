@@ -50,6 +50,11 @@ export function annotatedBase(annotations: Readonly<Record<string, string>> | un
   return out;
 }
 
+/** An image's layers (an inventory's LayerReports, a record's) as the base split compares them. */
+export function layerIdsOf(layers: ReadonlyArray<{ digest: string; diffId?: string }>): LayerId[] {
+  return layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
+}
+
 /** diffIds when both sides have them (they survive recompression), else compressed digests. */
 function sameLayer(a: LayerId, b: LayerId): boolean {
   if (a.diffId && b.diffId) return a.diffId === b.diffId;

@@ -5,7 +5,7 @@
  * verified under the trust policy, and the newest digest of the base's tag scanned for rebuild
  * advice. The CLI cannot list a registry's tags or repositories: every entry names literal tags.
  */
-import { annotatedBase, identifyBase, type BaseCandidate, type BaseImageInfo, type LayerId, type TrustedBaseList } from '../base/index.js';
+import { annotatedBase, identifyBase, layerIdsOf, type BaseCandidate, type BaseImageInfo, type LayerId, type TrustedBaseList } from '../base/index.js';
 import { DrydockError } from '../errors.js';
 import type { CredentialProvider } from '../image/auth.js';
 import { openSource } from '../image/open.js';
@@ -149,8 +149,7 @@ export async function resolveBase(inv: ImageInventory, list: TrustedBaseList, ta
       }
     }
   }
-  const layers: LayerId[] = inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
-  const base = identifyBase({ digest: inv.image.manifestDigest, layers, ...(inv.image.baseAnnotations ? { annotations: inv.image.baseAnnotations } : {}) }, candidates, list);
+  const base = identifyBase({ digest: inv.image.manifestDigest, layers: layerIdsOf(inv.image.layers), ...(inv.image.baseAnnotations ? { annotations: inv.image.baseAnnotations } : {}) }, candidates, list);
   return { base, candidates, warnings };
 }
 

@@ -29,7 +29,7 @@ import type { AdvisoryStore, PackageKey } from '../ports/advisory-store.js';
 import { packageKeyString } from '../ports/advisory-store.js';
 import { OBJECT_KEYS, type PipelineDeps } from './deps.js';
 import { checkOutgoing, type AdvisoryDataSummary, type BaseSummary, type EvaluateJob, type FindingBrief, type PlatformResult, type RebuildSummary, type ResultMessage, type Verdict } from './messages.js';
-import { identifyBase, layerGroups, rebuildAdvice, type BaseImageInfo, type LayerGroup, type RebuildAdvice } from '../base/index.js';
+import { findingKey, identifyBase, layerGroups, layerIdsOf, rebuildAdvice, type BaseImageInfo, type LayerGroup, type RebuildAdvice } from '../base/index.js';
 import { announcePatchedBase, inBaseRepository, loadBaseSetting, recordBaseEntry, type EvaluatorDeps } from './base-images.js';
 
 export type EvaluationOutcome =
@@ -376,9 +376,6 @@ function reasonOf(job: EvaluateJob): string {
 }
 
 /** The finding's identity across evaluations: vulnerability × package × installed version. */
-function findingKey(f: Finding): string {
-  return `${f.id}|${f.package.name}|${f.package.version}`;
-}
 
 function severityCounts(findings: readonly Finding[]): Record<string, number> {
   const counts: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
@@ -409,8 +406,11 @@ function brief(findings: readonly Finding[], n: number, platformsOf?: (f: Findin
 function findingGroups(evals: readonly PlatformEvaluation[]): (f: Finding) => LayerGroup {
   const groups = new Map<string, LayerGroup>();
   for (const e of evals) {
-    const of = layerGroups(e.inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest })), e.base);
-    for (const f of e.match.findings) if (!groups.has(findingKey(f))) groups.set(findingKey(f), of(f.layer));
+    const of = layerGroups(layerIdsOf(e.inv.image.layers), e.base);
+    for (const f of e.match.findings) {
+      const k = findingKey(f);
+      if (!groups.has(k)) groups.set(k, of(f.layer));
+    }
   }
   return (f) => groups.get(findingKey(f)) ?? 'application';
 }
@@ -428,8 +428,7 @@ async function rebuildOf(deps: PipelineDeps, e: PlatformEvaluation): Promise<Reb
     const parts = k.split('|');
     return { id: parts[0]!, package: { name: parts.slice(1, -1).join('|') } };
   });
-  const layers = e.inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
-  return rebuildAdvice(e.match.findings.filter((f) => f.suppressed?.by !== 'vex'), layers, e.base, newest);
+  return rebuildAdvice(e.match.findings.filter((f) => f.suppressed?.by !== 'vex'), layerIdsOf(e.inv.image.layers), e.base, newest);
 }
 
 function baseSummary(b: BaseImageInfo): BaseSummary {

@@ -5,6 +5,7 @@
 import { parseReference } from '../image/reference.js';
 import type { MatchResult } from '../match/index.js';
 import type { ImageInventory } from '../scan.js';
+import { layerIdsOf } from '../base/identify.js';
 import type { BaseImageInfo } from '../base/types.js';
 import type { PolicyContext } from './types.js';
 
@@ -45,7 +46,7 @@ export function policyContext(inv: ImageInventory, inputs: ContextInputs = {}): 
       ...(inv.image.config ? { config: inv.image.config } : {}),
     },
     packages: inv.packages,
-    layerIds: inv.image.layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest })),
+    layerIds: layerIdsOf(inv.image.layers),
     now: inputs.now ?? new Date(),
   };
   if (inputs.base) ctx.base = inputs.base;
