@@ -28,67 +28,18 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
 import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-index.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
-import { parseOsvRecord } from '../../shared/advisories/osv.js';
 import { BASE_EVENT_SOURCE, BASE_INDEX_ECOSYSTEM, BASE_UPDATED_DETAIL_TYPE } from '../../shared/pipeline/base-images.js';
 import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { ecrRegistryHost, type ResultMessage } from '../../shared/pipeline/messages.js';
-import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 import type { PublishedMessage } from '../support/fake-sns.js';
 import { buildImage, pushToRegistry, type LayerSpec } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { cleanupAssemblies, describe as describeRuns, startTemplateStack, synthesizeAssembly, type TemplateStack } from '../support/template-stack.js';
 import { seedExploitData } from './exploit-server.js';
+import { advisory, appLayer, baseV1, baseV2, BUNDLE, CURL, OPENSSL, ZLIB } from './base-images-fixture.js';
 import { pushEvent, zlibAdvisory } from './support.js';
 
 const BUNDLE_KEY = 'policies/bundle.json';
-
-const high = (name: string, action: string) => ({
-  id: name, gate: 'vulnerabilities', trigger: 'package', action,
-  params: [{ name: 'package_type', value: 'all' }, { name: 'severity_comparison', value: '>=' }, { name: 'severity', value: 'high' }],
-});
-/** base-images.test.ts's bundle: bases judged by nothing, applications by base_image rules and per-layer-group vulnerability rules */
-const BUNDLE = {
-  id: 'base-split',
-  version: '2',
-  policies: [
-    { id: 'none', rules: [] },
-    { id: 'base-image', rules: [{ id: 'untrusted', gate: 'base_image', trigger: 'not_trusted', action: 'STOP', params: [] }, { id: 'stale', gate: 'base_image', trigger: 'stale', action: 'WARN', params: [] }] },
-    { id: 'base-layers', rules: [high('base-vulns', 'WARN')] },
-    { id: 'app-layers', rules: [high('app-vulns', 'STOP')] },
-  ],
-  allowlists: [],
-  mappings: [
-    { name: 'bases', registry: '*', repository: 'base/*', image: { type: 'tag', value: '*' }, policy_ids: ['none'], allowlist_ids: [] },
-    { name: 'apps', registry: '*', repository: '*', image: { type: 'tag', value: '*' }, policy_ids: ['base-image'], base_policy_ids: ['base-layers'], application_policy_ids: ['app-layers'], allowlist_ids: [] },
-  ],
-};
-
-function advisory(id: string, pkg: string, fixed: string) {
-  const { advisory: a } = parseOsvRecord(
-    {
-      schema_version: '1.6.0', id, aliases: [id.replace(/^DEBIAN-/, '')], modified: '2026-11-20T00:00:00Z', published: '2026-11-01T00:00:00Z', summary: `${pkg}: a test vulnerability`,
-      affected: [{ package: { ecosystem: 'Debian:12', name: pkg }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }], ecosystem_specific: { urgency: 'high' } }],
-      database_specific: { severity: 'high' },
-    },
-    `${id}.json`,
-  );
-  if (!a) throw new Error('test advisory did not parse');
-  return a;
-}
-
-// findings are named by the CVE the Debian advisories alias
-const ZLIB = 'CVE-2099-0001';
-const OPENSSL = 'CVE-2099-0002';
-const CURL = 'CVE-2099-0003';
-
-const osLayer: LayerSpec = { files: [{ path: 'etc/os-release', content: OS_RELEASE_12 }, { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' }] };
-const dpkgLayer = (zlib: string): LayerSpec => ({
-  files: [{ path: 'var/lib/dpkg/status', content: statusFile(stanza('zlib1g', zlib, { Source: 'zlib' }), stanza('libssl3', '3.0.11-1~deb12u2', { Source: 'openssl' }), stanza('tzdata', '2024a-0+deb12u1')) }],
-});
-const baseV1 = [osLayer, dpkgLayer('1:1.2.13.dfsg-1')];
-const baseV2 = [osLayer, dpkgLayer('1:1.2.13.dfsg-1+deb12u1')];
-// the application's own layer: a Debian package installed distroless-style (status.d), with its own vulnerability
-const appLayer: LayerSpec = { files: [{ path: 'var/lib/dpkg/status.d/curl', content: stanza('curl', '7.88.1-10+deb12u4') }, { path: 'app/README', content: 'the application\n' }] };
 
 let stack: TemplateStack;
 let registry: TestRegistry;
