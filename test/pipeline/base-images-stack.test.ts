@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
 import { DynamoPackageIndex } from '../../shared/adapters/aws/dynamodb/package-index.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
@@ -34,7 +34,7 @@ import { ecrRegistryHost, type ResultMessage } from '../../shared/pipeline/messa
 import type { PublishedMessage } from '../support/fake-sns.js';
 import { buildImage, pushToRegistry, type LayerSpec } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { cleanupAssemblies, describe as describeRuns, startTemplateStack, synthesizeAssembly, type TemplateStack } from '../support/template-stack.js';
+import { cleanupAssemblies, startTemplateStack, synthesizeAssembly, type TemplateStack, printLogsOnFailure as printStackLogs, deliverEvents } from '../support/template-stack.js';
 import { seedExploitData } from './exploit-server.js';
 import { advisory, appLayer, baseV1, baseV2, BUNDLE, CURL, OPENSSL, ZLIB } from './base-images-fixture.js';
 import { pushEvent, zlibAdvisory } from './support.js';
@@ -89,18 +89,9 @@ afterAll(async () => {
   await cleanupAssemblies();
 }, 60_000);
 
-function printLogsOnFailure(): void {
-  onTestFailed(() => console.error(`function logs:\n${stack.logs()}\ninvocations:\n${describeRuns(stack.invocations)}`));
-}
+const printLogsOnFailure = () => printStackLogs(stack);
 
-/** Delivers the events through the template's rules, runs the stack until idle; every run must succeed. Returns what was published meanwhile. */
-async function deliver(...events: Array<Record<string, unknown>>): Promise<{ fns: string[]; published: PublishedMessage[] }> {
-  const before = stack.sns.published.length;
-  for (const e of events) expect(await stack.putEvent(e)).toBe(1);
-  const runs = await stack.drain();
-  expect(runs.filter((r) => !r.outcome.ok || r.failures?.length), describeRuns(runs)).toEqual([]);
-  return { fns: runs.map((r) => r.fn), published: stack.sns.published.slice(before) };
-}
+const deliver = (...events: Array<Record<string, unknown>>) => deliverEvents(stack, ...events);
 
 const messageOf = (p: PublishedMessage) => JSON.parse(p.message) as ResultMessage;
 const publishedFor = (published: PublishedMessage[], digest: string) => published.filter((p) => messageOf(p).image.digest === digest);

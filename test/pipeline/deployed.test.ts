@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAdvisoryStore } from '../../shared/adapters/aws/dynamodb/advisory-store.js';
 import type { ResultMessage } from '../../shared/pipeline/messages.js';
 import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
@@ -29,6 +29,7 @@ import {
   copyAssembly,
   describe as describeRuns,
   NETWORK_EMULATION,
+  printLogsOnFailure as printStackLogs,
   startTemplateStack,
   synthesizeAssembly,
   type Assembly,
@@ -105,12 +106,7 @@ afterAll(async () => {
   await cleanupAssemblies();
 }, 60_000);
 
-/** On a failure, every function's logs go with the error. */
-function printLogsOnFailure(): void {
-  onTestFailed(() => {
-    console.error(`function logs:\n${stack.logs()}\ninvocations:\n${describeRuns(stack.invocations)}`);
-  });
-}
+const printLogsOnFailure = () => printStackLogs(stack);
 
 describe('the stack as synthesized, run from its bundles', () => {
   it('gives each function exactly its template environment, the Lambda runtime variables and the local network, nothing else', () => {

@@ -12,7 +12,7 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { feedSummaryKey } from '../../shared/pipeline/feed-sync.js';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import type { ResultMessage } from '../../shared/pipeline/messages.js';
 import { runCli } from '../support/cli.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { cleanupAssemblies, describe as describeRuns, startTemplateStack, synthesizeAssembly, type TemplateStack } from '../support/template-stack.js';
+import { cleanupAssemblies, describe as describeRuns, startTemplateStack, synthesizeAssembly, type TemplateStack, printLogsOnFailure as printStackLogs } from '../support/template-stack.js';
 import { debianLayers, pushEvent, pushImage, REPOSITORY, zlibAdvisory } from './support.js';
 import { seedExploitData } from './exploit-server.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
@@ -67,9 +67,7 @@ afterAll(async () => {
   await cleanupAssemblies();
 }, 60_000);
 
-function printLogsOnFailure(): void {
-  onTestFailed(() => console.error(`function logs:\n${stack.logs()}\ninvocations:\n${describeRuns(stack.invocations)}`));
-}
+const printLogsOnFailure = () => printStackLogs(stack);
 
 describe('ECR push event → analyzer → evaluator → published result (the deployed wiring, on local servers)', () => {
   it('ends with the result message, its attributes and the DynamoDB and S3 records; a second delivery changes nothing', async () => {

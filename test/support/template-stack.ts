@@ -47,6 +47,7 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { expect, onTestFailed } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { matchesFilterPolicy, matchesPattern } from './event-pattern.js';
 import { startFakeEcr, type FakeEcr } from './fake-ecr.js';
@@ -1207,4 +1208,18 @@ export function transformInput(t: InputTransformer, event: Record<string, unknow
     out += c;
   }
   return out;
+}
+
+/** Call at the start of a test: on its failure, every function's logs and the invocations go with the error. */
+export function printLogsOnFailure(stack: TemplateStack): void {
+  onTestFailed(() => console.error(`function logs:\n${stack.logs()}\ninvocations:\n${describe(stack.invocations)}`));
+}
+
+/** Delivers the events through the template's rules and runs the stack until idle; every run must succeed. Returns the functions run and what was published meanwhile. */
+export async function deliverEvents(stack: TemplateStack, ...events: Array<Record<string, unknown>>): Promise<{ fns: string[]; published: PublishedMessage[] }> {
+  const before = stack.sns.published.length;
+  for (const e of events) expect(await stack.putEvent(e)).toBe(1);
+  const runs = await stack.drain();
+  expect(runs.filter((r) => !r.outcome.ok || r.failures?.length), describe(runs)).toEqual([]);
+  return { fns: runs.map((r) => r.fn), published: stack.sns.published.slice(before) };
 }
