@@ -11,21 +11,10 @@ import { EXIT } from '../../shared/cli/main.js';
 import { runCli } from '../support/cli.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { buildImage } from '../support/image-builder.js';
+import { osReleaseAl2023 } from '../integration/helpers.js';
 
-// /etc/os-release of an AL2023 image (as the amazonlinux:2023 image ships it)
-const OS_RELEASE_AL2023 = `NAME="Amazon Linux"
-VERSION="2023"
-ID="amzn"
-ID_LIKE="fedora"
-VERSION_ID="2023"
-PLATFORM_ID="platform:al2023"
-PRETTY_NAME="Amazon Linux 2023.3.20240117"
-ANSI_COLOR="0;33"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
-HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
-SUPPORT_END="2028-03-15"
-`;
 
+const OS_RELEASE_AL2023 = osReleaseAl2023('2023.3.20240117');
 let work: string;
 let ref: string;
 const ALAS = join(SHARED_FIXTURES, 'advisories/amazon/vuln-list-json');

@@ -16,23 +16,9 @@ import { EXIT } from '../../shared/cli/main.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { ensureBuiltCli } from '../support/hostile-corpus.js';
 import { runBuiltCli, type CliRun } from '../support/cli.js';
+import { OS_RELEASE_CENTOS_STREAM_9 } from '../integration/helpers.js';
 import { buildImage, ociRef } from '../support/image-builder.js';
 
-const OS_RELEASE_CENTOS_STREAM_9 = `NAME="CentOS Stream"
-VERSION="9"
-ID="centos"
-ID_LIKE="rhel fedora"
-VERSION_ID="9"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="CentOS Stream 9"
-ANSI_COLOR="0;31"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:centos:centos:9"
-HOME_URL="https://centos.org/"
-BUG_REPORT_URL="https://issues.redhat.com/"
-REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux 9"
-REDHAT_SUPPORT_PRODUCT_VERSION="CentOS Stream"
-`;
 
 const WARNING = 'no advisory source for CentOS Stream 9 (os-release ID "centos", VERSION_ID "9")';
 const REDHAT = join(SHARED_FIXTURES, 'advisories/redhat');

@@ -23,40 +23,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../shared/cli/main.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { ensureBuiltCli } from '../support/hostile-corpus.js';
+import { AL2023_RELEASE, OS_RELEASE_CENTOS_STREAM_9, osReleaseAl2023 } from './helpers.js';
 import { runBuiltCli, type CliRun } from '../support/cli.js';
 import { buildImage, pushToRegistry, type BuiltImage } from '../support/image-builder.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
-const RELEASE = '2023.1.20230825';
-const OS_RELEASE_AL2023 = `NAME="Amazon Linux"
-VERSION="2023"
-ID="amzn"
-ID_LIKE="fedora"
-VERSION_ID="2023"
-PLATFORM_ID="platform:al2023"
-PRETTY_NAME="Amazon Linux ${RELEASE}"
-ANSI_COLOR="0;33"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
-HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
-SUPPORT_END="2028-03-15"
-`;
+const RELEASE = AL2023_RELEASE;
+const OS_RELEASE_AL2023 = osReleaseAl2023();
 const SYSTEM_RELEASE_AL2023 = `Amazon Linux release ${RELEASE} (Amazon Linux)\n`;
 
-const OS_RELEASE_CENTOS_STREAM_9 = `NAME="CentOS Stream"
-VERSION="9"
-ID="centos"
-ID_LIKE="rhel fedora"
-VERSION_ID="9"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="CentOS Stream 9"
-ANSI_COLOR="0;31"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:centos:centos:9"
-HOME_URL="https://centos.org/"
-BUG_REPORT_URL="https://issues.redhat.com/"
-REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux 9"
-REDHAT_SUPPORT_PRODUCT_VERSION="CentOS Stream"
-`;
 
 const ALAS = join(SHARED_FIXTURES, 'advisories/amazon/vuln-list-json');
 const RPMDB = join(SHARED_FIXTURES, 'pkgdb/rpm/sqlite-amazonlinux2023/rpmdb.sqlite');

@@ -47,32 +47,14 @@ import {
   type TemplateStack,
 } from '../support/template-stack.js';
 import { pushEvent, pushImage } from './support.js';
+import { OS_RELEASE_CENTOS_STREAM_9, osReleaseAl2023 } from '../integration/helpers.js';
 
 const OSV_MIRROR = 'https://osv-mirror.drydock.test';
 const ALAS_MIRROR = 'https://alas-mirror.drydock.test';
 const REPOSITORY = 'lambda/nodejs';
 const TAG = '22-al2023';
-const RELEASE = '2023.1.20230825';
-const OS_RELEASE_AL2023 = `NAME="Amazon Linux"
-VERSION="2023"
-ID="amzn"
-ID_LIKE="fedora"
-VERSION_ID="2023"
-PLATFORM_ID="platform:al2023"
-PRETTY_NAME="Amazon Linux ${RELEASE}"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
-`;
+const OS_RELEASE_AL2023 = osReleaseAl2023();
 const RPMDB = join(SHARED_FIXTURES, 'pkgdb/rpm/sqlite-amazonlinux2023/rpmdb.sqlite');
-/** CentOS Stream 9's os-release, field for field (none among the fixtures; as test/cli/scan-no-source.test.ts writes it) */
-const OS_RELEASE_CENTOS_STREAM_9 = `NAME="CentOS Stream"
-VERSION="9"
-ID="centos"
-ID_LIKE="rhel fedora"
-VERSION_ID="9"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="CentOS Stream 9"
-CPE_NAME="cpe:/o:centos:centos:9"
-`;
 const VULN_LIST = join(AMAZON, 'vuln-list-json');
 
 /** What the ALAS records published for the fixture rpmdb's packages. */
