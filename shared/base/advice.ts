@@ -1,5 +1,5 @@
 import type { Finding } from '../match/index.js';
-import { layerGroups } from './identify.js';
+import { layerGroups } from './layers.js';
 import type { BaseImageInfo, ClearedFinding, LayerId, RebuildAdvice } from './types.js';
 
 /** How findings are compared across images: the same key the evaluator's result history uses. */

@@ -1,5 +1,5 @@
 import { isTrusted, type TrustedBaseList } from './list.js';
-import type { BaseCandidate, BaseImageInfo, LayerGroup, LayerId } from './types.js';
+import type { BaseCandidate, BaseImageInfo, LayerId } from './types.js';
 
 /** The OCI pre-defined annotations a builder may set on the manifest (or as config labels). */
 export const BASE_NAME_ANNOTATION = 'org.opencontainers.image.base.name';
@@ -48,11 +48,6 @@ export function annotatedBase(annotations: Readonly<Record<string, string>> | un
     if (!out.digest && at >= 0 && /^sha256:[0-9a-f]{64}$/.test(name.slice(at + 1))) out.digest = name.slice(at + 1);
   }
   return out;
-}
-
-/** An image's layers (an inventory's LayerReports, a record's) as the base split compares them. */
-export function layerIdsOf(layers: ReadonlyArray<{ digest: string; diffId?: string }>): LayerId[] {
-  return layers.map((l) => (l.diffId ? { digest: l.digest, diffId: l.diffId } : { digest: l.digest }));
 }
 
 /** diffIds when both sides have them (they survive recompression), else compressed digests. */
@@ -134,14 +129,3 @@ function pickTag(c: BaseCandidate, claimed: AnnotatedBase | undefined, list: Tru
   return listed ?? c.tags[0];
 }
 
-/** Which group a layer id (a package's or finding's `layer`: diffId or digest) is in. */
-export function layerGroups(image: readonly LayerId[], base: Pick<BaseImageInfo, 'status' | 'layerCount'> | undefined): (layer: string | undefined) => LayerGroup {
-  const ids = new Set<string>();
-  if (base?.status === 'identified') {
-    for (const l of image.slice(0, base.layerCount)) {
-      ids.add(l.digest);
-      if (l.diffId) ids.add(l.diffId);
-    }
-  }
-  return (layer) => (layer !== undefined && ids.has(layer) ? 'base' : 'application');
-}

@@ -1,6 +1,6 @@
 import type { Finding } from '../match/index.js';
 import type { PolicyContext } from '../policy/types.js';
-import { layerGroups } from './identify.js';
+import { layerGroups } from './layers.js';
 import type { BaseImageInfo, LayerGroup, LayerId } from './types.js';
 
 

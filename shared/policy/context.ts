@@ -5,7 +5,7 @@
 import { parseReference } from '../image/reference.js';
 import type { MatchResult } from '../match/index.js';
 import type { ImageInventory } from '../scan.js';
-import { layerIdsOf } from '../base/identify.js';
+import { layerIdsOf } from '../base/layers.js';
 import type { BaseImageInfo } from '../base/types.js';
 import type { PolicyContext } from './types.js';
 
