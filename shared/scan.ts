@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { attributeLayers } from './attribution.js';
 import type { Cataloger, CatalogIssue, Distro, FileView, Package, PathNeeds } from './catalog/types.js';
 import { catalogNeeds, catalogers as defaultCatalogers, runCatalogers } from './catalog/index.js';
@@ -165,13 +166,22 @@ export async function readLayer(
   image: string,
   opts: { signal?: AbortSignal; onBytes?: (n: number) => void; budget?: ImageBudget; pool?: LayerWorkerPool } = {},
 ): Promise<LayerExtract> {
-  const raw = await source.openBlob(layer.descriptor, opts.signal);
-  // a layer goes to a worker when one is free at once; else it is walked here, beside the workers
-  if (opts.pool && plan.portable && opts.pool.hasRoom()) {
+  // A layer goes to a worker when one is free as it starts; else it is walked here, beside the
+  // workers. The room is taken before the blob is opened: from a registry the layers' answers come
+  // in any order, and the layer that started first (the largest, see scanImage) keeps the worker.
+  const reservation = opts.pool && plan.portable ? opts.pool.reserve() : undefined;
+  let raw: Readable;
+  try {
+    raw = await source.openBlob(layer.descriptor, opts.signal);
+  } catch (e) {
+    reservation?.cancel();
+    throw e;
+  }
+  if (opts.pool && plan.portable && reservation) {
     const job: WorkerJob = { ...plan.portable, descriptor: layer.descriptor, image };
     if (layer.diffId) job.diffId = layer.diffId;
     if (opts.budget) job.budget = opts.budget.shared;
-    return opts.pool.walk(raw, job, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+    return opts.pool.walk(raw, job, { reservation, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
   }
   const extract = await walkLayer(raw, {
     descriptor: layer.descriptor,
@@ -209,7 +219,10 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     const script = threads ? await layerWorkerScript() : undefined;
     const pool = script ? new LayerWorkerPool(threads, script) : undefined;
     if (threads && !script) debugLine(`no layer-worker.mjs beside this bundle: the ${img.layers.length} layers are walked in the main thread`);
-    const extracts = await mapLimit(img.layers, concurrency, stop, async (layer) => {
+    // largest layers first: the longest walks start at once (and the first one in a worker),
+    // so the small ones fill in beside them instead of leaving one thread with the big one at the end
+    const largestFirst = img.layers.map((_, i) => i).sort((a, b) => img.layers[b]!.descriptor.size - img.layers[a]!.descriptor.size || a - b);
+    const extracts = await mapLimit(img.layers, concurrency, stop, largestFirst, async (layer) => {
       const { descriptor } = layer;
       const key = layerCacheKey(descriptor.digest, plan.fingerprint);
       const hit = await opts.cache?.get(key, signal);
@@ -310,8 +323,8 @@ export function configSummary(config: ImageConfig): ImageConfigSummary {
   return out;
 }
 
-/** Run `fn` over `items` with at most `limit` at once; results in input order; the first error aborts `stop`. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, stop: AbortController, fn: (item: T) => Promise<R>): Promise<R[]> {
+/** Run `fn` over `items` in the given order with at most `limit` at once; results in input order; the first error aborts `stop`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, stop: AbortController, order: readonly number[], fn: (item: T) => Promise<R>): Promise<R[]> {
   if (limit < 1) throw new DrydockError('CONFIG', `concurrency must be at least 1, got ${limit}`);
   const results = new Array<R>(items.length);
   let next = 0;
@@ -319,7 +332,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, stop: AbortCon
   let first: unknown;
   const worker = async () => {
     while (!failed && next < items.length) {
-      const i = next++;
+      const i = order[next++]!;
       try {
         results[i] = await fn(items[i]!);
       } catch (e) {

@@ -85,7 +85,29 @@ export class LayerWorkerPool {
    * its own thread instead of waiting for one.
    */
   hasRoom(): boolean {
-    return !this.closed && (this.idle.length > 0 || this.all.size < this.size);
+    return !this.closed && this.idle.length + (this.size - this.all.size) > this.reserved;
+  }
+
+  /** room taken by reserve() and not yet used by a walk */
+  private reserved = 0;
+
+  /**
+   * Takes the room hasRoom() sees for a walk that starts after an await (the blob opened first):
+   * the layer that asked first gets the worker, not the one whose source answered first. The walk
+   * passes the reservation on (walk(…, { reservation })); `cancel` gives the room back when
+   * the walk never starts. Undefined when there is no room.
+   */
+  reserve(): { cancel: () => void } | undefined {
+    if (!this.hasRoom()) return undefined;
+    this.reserved++;
+    let taken = false;
+    return {
+      cancel: () => {
+        if (taken) return;
+        taken = true;
+        this.reserved--;
+      },
+    };
   }
 
   /** Ends every worker; the pool takes no more layers. */
@@ -121,9 +143,11 @@ export class LayerWorkerPool {
    * unread, progress comes back from the worker); any other stream is read here and its
    * bytes handed over, and destroyed when the walk fails before its end.
    */
-  async walk(raw: Readable, job: WorkerJob, opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<LayerExtract> {
+  async walk(raw: Readable, job: WorkerJob, opts: { signal?: AbortSignal; onBytes?: (n: number) => void; reservation?: { cancel: () => void } } = {}): Promise<LayerExtract> {
     const context: ErrorContext = { image: job.image, layer: job.descriptor.digest };
     let worker: Worker;
+    // the reserved room is this walk's: given back before acquire() takes it
+    opts.reservation?.cancel();
     try {
       worker = await this.acquire();
     } catch (e) {

@@ -281,3 +281,62 @@ describe('fewer workers than layers read at once: the others are walked in the m
     expect(JSON.stringify(threaded)).toBe(JSON.stringify(inThread.inv));
   }, 60_000);
 });
+
+describe('which layer gets the worker: the largest, whichever blob answers first', () => {
+  it('a registry-like source whose largest layer answers last: that layer is still the one walked in the worker, the others beside it', async () => {
+    const dir = join(work, `img${n++}`);
+    await buildImage(dir, {
+      tag: 'order',
+      layers: [
+        { files: [{ path: 'etc/os-release', content: DEBIAN_OS_RELEASE }], compression: 'gzip' },
+        { files: await filesOf(join(SHARED_FIXTURES, 'pkgdb', 'npm', 'node_modules'), 'app/node_modules'), compression: 'gzip' },
+        { files: [{ path: 'etc/motd', content: 'hello\n' }], compression: 'gzip' },
+      ],
+    });
+    const ref = `oci:${dir}:order`;
+    const source = await openSource(ref);
+    const manifest = JSON.parse((await readFile(join(dir, 'index.json'), 'utf8')).toString()) as { manifests: { digest: string }[] };
+    const layers = (JSON.parse(await readFile(blobPath(dir, manifest.manifests[0]!.digest), 'utf8')) as { layers: { digest: string; size: number }[] }).layers;
+    const largest = [...layers].sort((a, b) => b.size - a.size)[0]!;
+    expect(largest).toBe(layers[1]);
+    // the largest blob opens last (a registry answering it late), and as a plain stream (the
+    // pump path a registry's body takes), so the order the blobs open in cannot pick the worker's layer
+    const open = source.openBlob.bind(source);
+    source.openBlob = async (d, signal) => {
+      if (d.digest === largest.digest) await new Promise((r) => setTimeout(r, 150));
+      const raw = await open(d, signal);
+      return Readable.from(raw, { objectMode: false });
+    };
+    vi.stubEnv('DRYDOCK_LAYER_WORKERS', '1');
+    const walk = vi.spyOn(LayerWorkerPool.prototype, 'walk');
+    const [inv] = await scanImage(source, ref, { concurrency: 2 });
+    expect(walk.mock.calls.map((c) => c[1].descriptor.digest)[0]).toBe(largest.digest);
+    // beside the worker, this thread walked the others: one worker, three layers, two at a time
+    expect(walk.mock.calls.length).toBeLessThan(3);
+    const inThread = await scanWith(0, ref);
+    expect(JSON.stringify([inv])).toBe(JSON.stringify(inThread.inv));
+  }, 60_000);
+});
+
+describe('LayerWorkerPool.reserve', () => {
+  it('holds the room for a walk that starts after an await, and gives it back when cancelled', async () => {
+    const script = await layerWorkerScript();
+    expect(script).toBeDefined();
+    const pool = new LayerWorkerPool(1, script!);
+    try {
+      expect(pool.hasRoom()).toBe(true);
+      const held = pool.reserve();
+      expect(held).toBeDefined();
+      // the one worker is spoken for: nobody else gets room, and cancelling twice gives back one
+      expect(pool.hasRoom()).toBe(false);
+      expect(pool.reserve()).toBeUndefined();
+      held!.cancel();
+      held!.cancel();
+      expect(pool.hasRoom()).toBe(true);
+      expect(pool.reserve()).toBeDefined();
+      expect(pool.hasRoom()).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  });
+});
