@@ -6,6 +6,8 @@ import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
 import type { ImageSource } from '../ports/image-source.js';
 import { basicAuthorization, chainCredentials, parseTokenResponse, parseWwwAuthenticate, type Challenge, type CredentialProvider, type Credentials } from './auth.js';
 import { ecrCredentials } from './ecr-auth.js';
+import { nodeBodyOf, nodeFetch } from './http-transport.js';
+import type { IncomingMessage } from 'node:http';
 import { sha256Digest, verifyDigest } from './digest.js';
 import { MANIFEST_ACCEPT, MediaType, SCHEMA1_TYPES } from './media-types.js';
 import { apiHost, formatReference, isLoopbackHost, manifestReference, type RegistryReference } from './reference.js';
@@ -24,11 +26,14 @@ import type { Descriptor, FetchedManifest } from './types.js';
 
 /**
  * A client for the pull side of the OCI distribution API (distribution-spec v1.1) on
- * Node's fetch: manifests and blobs, anonymous or token / Basic auth, retries, and a
+ * Node's http and https (http-transport.ts; fetch's web streams cost twice the CPU per byte): manifests and blobs, anonymous or token / Basic auth, retries, and a
  * strict transport policy (https, except plain http for loopback registries and hosts
  * listed as insecure). Blob downloads follow redirects to object storage by hand so that the
  * registry's Authorization header never leaves the registry's origin.
  */
+
+/** What the client asks of a fetch: the global fetch, nodeFetch and the tests' fakes all are one. */
+export type FetchLike = (url: URL, init: { method: string; headers: Record<string, string>; redirect: 'manual'; signal: AbortSignal }) => Promise<Response>;
 
 export interface RegistryClientOptions {
   /** hosts ("host:port") that may be spoken to over plain http; loopback hosts always may */
@@ -40,8 +45,8 @@ export interface RegistryClientOptions {
   /** the wait between retries; tests inject one that records and returns at once */
   sleep?: Sleep;
   userAgent?: string;
-  /** defaults to the global fetch */
-  fetch?: typeof fetch;
+  /** defaults to nodeFetch (Node's http/https, see http-transport.ts); tests may pass the global fetch or a fake */
+  fetch?: FetchLike;
   /** the clock for token lifetimes; defaults to Date.now */
   now?: () => number;
   /** how long the registry may keep us waiting (defaults: DEFAULT_REGISTRY_TIMEOUTS) */
@@ -141,7 +146,7 @@ export class RegistryClient {
   private readonly retry: RetryOptions;
   private readonly sleep: Sleep;
   private readonly userAgent: string;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: FetchLike;
   private readonly now: () => number;
   private readonly timeouts: RegistryTimeouts;
   private readonly grants = new Map<string, Grant>();
@@ -161,7 +166,7 @@ export class RegistryClient {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.sleep = options.sleep ?? realSleep;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetchImpl = options.fetch ?? nodeFetch;
     this.now = options.now ?? Date.now;
     this.timeouts = { ...DEFAULT_REGISTRY_TIMEOUTS, ...options.timeouts };
     for (const [k, v] of Object.entries(this.timeouts)) {
@@ -698,6 +703,8 @@ async function readBody(res: Response, limit: number, call: Call, tooLarge: () =
 
 /** A response body as a Node stream whose errors are DrydockErrors naming the image and blob. */
 function relay(res: Response, call: Call): Readable {
+  const node = nodeBodyOf(res);
+  if (node) return relayNode(node, res, call);
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       yield* timedChunks(res);
@@ -707,6 +714,61 @@ function relay(res: Response, call: Call): Readable {
   }
   // Destroying the returned stream ends the generator, which cancels the download.
   return Readable.from(chunks(), { objectMode: false });
+}
+
+/**
+ * relay() for a body that arrived on a Node stream (nodeFetch): its chunks passed on as they
+ * come, with no async generator per chunk. The exchange's time bounds count only the time spent
+ * waiting for the server: not while this stream's reader holds it back (the body is paused).
+ */
+function relayNode(body: IncomingMessage, res: Response, call: Call): Readable {
+  const watch = watchdogs.get(res);
+  let paused = false;
+  const out = new Readable({
+    read() {
+      if (!paused) return;
+      paused = false;
+      watch?.wait('bytes');
+      body.resume();
+    },
+    destroy(error, callback) {
+      watch?.stop();
+      // a reader that gave up (a limit, another layer's failure) cancels the download
+      body.off('data', onData);
+      if (!body.destroyed) body.destroy();
+      callback(error);
+    },
+  });
+  // The body can fail before this stream's reader comes (it is handed out through several
+  // awaits): the failure then waits in `errored`, which a for-await or pipeline reports, instead
+  // of being an 'error' event nobody listens to yet (an uncaught exception).
+  out.on('error', () => undefined);
+  const onData = (chunk: Buffer) => {
+    watch?.got();
+    if (out.push(chunk)) {
+      watch?.wait('bytes');
+    } else {
+      paused = true;
+      body.pause();
+    }
+  };
+  // the body failed or was cut off before this reader came: its error is the stream's at once
+  if (body.errored || (body.destroyed && !body.complete)) {
+    out.destroy(streamError(body.errored ?? new Error('the connection closed before the end of the body'), call, res));
+    return out;
+  }
+  body.on('data', onData);
+  body.once('end', () => {
+    watch?.stop();
+    out.push(null);
+  });
+  body.once('error', (e) => out.destroy(streamError(e, call, res)));
+  // a connection closed before the body's end, without an error of its own
+  body.once('close', () => {
+    if (!body.complete && !out.destroyed) out.destroy(streamError(new Error('the connection closed before the end of the body'), call, res));
+  });
+  watch?.wait('bytes');
+  return out;
 }
 
 function streamError(e: unknown, call: Call, res?: Response): DrydockError {
@@ -720,6 +782,15 @@ function streamError(e: unknown, call: Call, res?: Response): DrydockError {
 /** Drops a body we will not read, so the connection can be reused or closed. */
 async function discard(res: Response): Promise<void> {
   watchdogs.get(res)?.stop();
+  const node = nodeBodyOf(res);
+  if (node) {
+    // a finished or short body (a redirect's, a 401's, a HEAD's) is drained so its connection
+    // is reused; anything else is cut off: a server is not read on for an answer we dropped
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (node.complete || declared <= DRAIN_BYTES) node.resume();
+    else node.destroy();
+    return;
+  }
   try {
     await res.body?.cancel();
   } catch {
@@ -742,6 +813,9 @@ function describe(e: unknown): string {
   return parts.join(': ');
 }
 
+/** The longest unread body discard() drains (by its Content-Length) to keep the connection. */
+const DRAIN_BYTES = 64 * 1024;
+
 /** The time bounds of the exchange each response came from. */
 const watchdogs = new WeakMap<Response, Watchdog>();
 
@@ -759,6 +833,9 @@ class Watchdog {
   private spent = 0;
   private since = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerIsIdle = false;
+  private waiting = false;
+  private what = '';
   private stopped = false;
 
   constructor(
@@ -783,29 +860,41 @@ class Watchdog {
 
   wait(what: string): void {
     if (this.stopped || this.fired) return;
-    clearTimeout(this.timer);
     this.since = Date.now();
+    this.waiting = true;
+    this.what = what;
     const left = Math.max(0, this.totalMs - this.spent);
     const idle = this.t.idleMs <= left;
-    this.timer = setTimeout(() => this.fire(idle, what), idle ? this.t.idleMs : left);
+    // Once per chunk of a body: the idle timer is re-armed in place (refresh), not made anew.
+    if (idle && this.timer !== undefined && this.timerIsIdle) {
+      this.timer.refresh();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timerIsIdle = idle;
+    this.timer = setTimeout(() => this.fire(idle), idle ? this.t.idleMs : left);
     // never keeps a process alive on its own; the request it guards does that
     this.timer.unref?.();
   }
 
   got(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    if (!this.waiting) return;
+    // the timer stays armed (its callback sees that nothing is awaited); the next wait() refreshes it
+    this.waiting = false;
     this.spent += Date.now() - this.since;
   }
 
   stop(): void {
     this.stopped = true;
+    this.waiting = false;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  private fire(idle: boolean, what: string): void {
+  private fire(idle: boolean): void {
+    // fired while nothing was awaited (the reader held the body back): not the server's delay
+    if (!this.waiting || this.stopped) return;
+    const what = this.what;
     this.timer = undefined;
     const { context } = this.call;
     const message = idle
@@ -819,7 +908,7 @@ class Watchdog {
 /** A response body's chunks, each wait for the next one under the exchange's time bounds. */
 async function* timedChunks(res: Response): AsyncGenerator<Uint8Array> {
   const watch = watchdogs.get(res);
-  const body = res.body as ReadableStream<Uint8Array> | null;
+  const body = (nodeBodyOf(res) as AsyncIterable<Uint8Array> | undefined) ?? (res.body as ReadableStream<Uint8Array> | null);
   if (!body) {
     watch?.stop();
     return;

@@ -2,7 +2,7 @@
  * Hostile registries (issue 14): servers on real sockets on 127.0.0.1 that never answer,
  * trickle a blob a byte at a time, stall mid-body, send a 1 MiB WWW-Authenticate header, or
  * ask for credentials that were given for another host. The registry client is the real
- * one on Node's fetch; each time-bound case makes its bound small through the client's
+ * one on its default transport (Node's http and https, http-transport.ts); each time-bound case makes its bound small through the client's
  * settings (RegistryTimeouts) and checks WHICH limit tripped (the error names it), never how
  * long it took: the settings are chosen so that only the limit under test can trip, however
  * a loaded machine stretches the timers (the other limit is far away). Vitest's per-test
@@ -174,6 +174,95 @@ describe('time bounds on every request and transfer', () => {
     expect(r.stderr).toContain('drydock: NETWORK: ');
     expect(r.stderr).toContain('(limit registryIdleTimeout 1000 ms)');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('answers that are not what HTTP allows, and connections dropped at the worst moment (the default transport, Node\'s http)', () => {
+  /** Every process-level error while `fn` runs: an uncaught 'error' event would be one. */
+  async function noUncaught<T>(fn: () => Promise<T>): Promise<T> {
+    const seen: unknown[] = [];
+    const record = (e: unknown) => seen.push(e);
+    process.on('uncaughtException', record);
+    process.on('unhandledRejection', record);
+    try {
+      const out = await fn();
+      // what a dropped body would emit comes on later ticks
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual([]);
+      return out;
+    } finally {
+      process.off('uncaughtException', record);
+      process.off('unhandledRejection', record);
+    }
+  }
+
+  it('a status outside 200–599 (HTTP/1.1 999): a NETWORK error naming the status, not a crash', async () => {
+    const server = await rawServer((socket) => socket.end('HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n'));
+    const err = await noUncaught(() => caught(client(server.host).getManifest('app', 'v1')));
+    expect(err.code).toBe('NETWORK');
+    expect(err.message).toContain('status 999');
+  });
+
+  it('a blob whose connection is reset after the headers, before anyone reads it: the stream fails with NETWORK naming the blob, nothing uncaught', async () => {
+    const { descriptor } = blobOf(64 * 1024);
+    const server = await rawServer((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${descriptor.size}\r\n\r\n${'x'.repeat(100)}`);
+      setTimeout(() => socket.resetAndDestroy(), 20);
+    });
+    const err = await noUncaught(async () => {
+      const stream = await client(server.host).getBlob('app', descriptor);
+      // the reader comes only after the reset
+      await new Promise((r) => setTimeout(r, 200));
+      return caught((async () => {
+        for await (const _ of stream) void _;
+      })());
+    });
+    expect(err.code).toBe('NETWORK');
+    expect(err.message).toContain(`blob ${descriptor.digest} of ${server.host}/app: the download failed`);
+  });
+
+  it('a redirect with an endless body is not read on: the blob behind it arrives, the connection is cut', async () => {
+    const { bytes, descriptor } = blobOf(4096);
+    let endless: NodeJS.Timeout | undefined;
+    const server = await rawServer((socket) => {
+      socket.once('data', () => undefined);
+      const first = server.connections() === 1;
+      if (first) {
+        // a chunked body that never ends, after the redirect's headers
+        socket.write(`HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/app/blobs/${descriptor.digest}?again=1\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        endless = setInterval(() => (socket.destroyed ? clearInterval(endless) : socket.write('400\r\n' + 'z'.repeat(1024) + '\r\n')), 5);
+        socket.on('close', () => clearInterval(endless));
+      } else {
+        socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`), bytes]));
+      }
+    });
+    const got = await noUncaught(() => client(server.host).getBlobBytes('app', descriptor));
+    expect(got.equals(bytes)).toBe(true);
+    expect(server.connections()).toBe(2);
+  });
+
+  it('a redirect whose short body is reset after the client has dropped it: the blob behind it arrives, nothing uncaught', async () => {
+    const { bytes, descriptor } = blobOf(4096);
+    const server = await rawServer((socket) => {
+      if (server.connections() === 1) {
+        // 10 bytes promised, 5 sent: the client drains it (short) and goes on; then the reset
+        socket.write(`HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/app/blobs/${descriptor.digest}?again=1\r\nContent-Length: 10\r\n\r\nshort`);
+        setTimeout(() => socket.resetAndDestroy(), 50);
+      } else {
+        socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`), bytes]));
+      }
+    });
+    const got = await noUncaught(() => client(server.host).getBlobBytes('app', descriptor));
+    expect(got.equals(bytes)).toBe(true);
+  });
+
+  it('a blob sent gzip-encoded (Content-Encoding: gzip) is taken as the bytes sent: a digest mismatch, never a pass', async () => {
+    const { descriptor } = blobOf(4096);
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(Buffer.alloc(4096, 7));
+    const server = await rawServer((socket) => socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`), body])));
+    const err = await noUncaught(() => caught(client(server.host).getBlobBytes('app', descriptor)));
+    expect(['SIZE_MISMATCH', 'DIGEST_MISMATCH']).toContain(err.code);
   });
 });
 
