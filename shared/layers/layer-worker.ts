@@ -20,10 +20,12 @@ import { candidateMatcher, pathMatcher } from './paths.js';
 import { TarError } from './tar-reader.js';
 import { walkLayer } from './walker.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, probeId, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, probeId, SIGNAL_HUNGRY, SIGNAL_ROOM, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
 /** Bytes copied out of the ring at a time: what one read of a local file takes too (see oci-layout.ts). */
 export const INBOX_READ_BYTES = 256 * 1024;
+/** Room given back to the pool at a time, unless it waits for room or the ring is empty. */
+const ACK_BYTES = 1024 * 1024;
 
 /**
  * A streamed blob as the walk reads it: the main thread writes its bytes into the ring and says
@@ -43,11 +45,15 @@ export class Inbox extends Readable {
   /** tests: copy nothing out until resumed */
   private stalled = false;
   private delivering = false;
+  /** bytes copied out and not yet acknowledged to the pool */
+  private unacked = 0;
 
   constructor(
     private readonly port: MessagePort,
     ring: SharedArrayBuffer,
     private readonly walk: number,
+    /** the flags shared with the pool (see LayerWorkerData.signals); tests may leave them out */
+    private readonly signals: Int32Array = new Int32Array(2),
   ) {
     super({ highWaterMark: INBOX_READ_BYTES });
     this.ring = new Uint8Array(ring);
@@ -93,12 +99,20 @@ export class Inbox extends Readable {
           chunk.set(this.ring.subarray(this.at, this.at + n));
           this.at = (this.at + n) % this.ring.length;
           this.available -= n;
-          this.port.postMessage({ type: 'ack', walk: this.walk, bytes: n } satisfies FromWorker);
+          this.unacked += n;
+          Atomics.store(this.signals, SIGNAL_HUNGRY, 0);
+          // room is given back in batches, at once when the pool waits for it or the ring is empty
+          if (this.unacked >= ACK_BYTES || this.available === 0 || Atomics.load(this.signals, SIGNAL_ROOM) === 1) {
+            this.port.postMessage({ type: 'ack', walk: this.walk, bytes: this.unacked } satisfies FromWorker);
+            this.unacked = 0;
+          }
           this.push(chunk);
         } else if (this.ended) {
           this.wanted = false;
           this.push(null);
         } else {
+          // the walk waits for bytes: the pool tells of the next ones at once instead of batching them
+          Atomics.store(this.signals, SIGNAL_HUNGRY, 1);
           break;
         }
       }
@@ -116,7 +130,7 @@ export function serializeError(e: unknown): WorkerError {
   return { drydock: false, name: err.name, message: err.message, tar: err instanceof TarError };
 }
 
-function serve(port: MessagePort, ring: SharedArrayBuffer): void {
+function serve(port: MessagePort, ring: SharedArrayBuffer, signals: Int32Array): void {
   const defaultProbes = new Map((catalogNeeds().probes ?? []).map((p) => [probeId(p), p]));
   let inbox: Inbox | undefined;
   /** the walk the ring is written for: messages of an earlier one (posted before it ended) are dropped */
@@ -136,7 +150,7 @@ function serve(port: MessagePort, ring: SharedArrayBuffer): void {
           source = createReadStream(file.path, { start: file.start, ...(file.end !== undefined ? { end: file.end } : {}), highWaterMark: file.highWaterMark });
           onBytes = (n) => port.postMessage({ type: 'read', bytes: n } satisfies FromWorker);
         } else {
-          inbox = new Inbox(port, ring, m.walk);
+          inbox = new Inbox(port, ring, m.walk, signals);
           source = inbox;
         }
         run(m.job, source, defaultProbes, onBytes).then(
@@ -188,4 +202,6 @@ async function run(job: WorkerJob, raw: Readable, defaultProbes: Map<string, Con
 }
 
 const data = workerData as Partial<LayerWorkerData> | null | undefined;
-if (!isMainThread && parentPort && data?.kind === LAYER_WORKER_KIND && data.ring instanceof SharedArrayBuffer) serve(parentPort, data.ring);
+if (!isMainThread && parentPort && data?.kind === LAYER_WORKER_KIND && data.ring instanceof SharedArrayBuffer && data.signals instanceof SharedArrayBuffer) {
+  serve(parentPort, data.ring, new Int32Array(data.signals));
+}

@@ -7,15 +7,15 @@ import { Worker } from 'node:worker_threads';
 import { DrydockError, toDrydockError, type ErrorContext } from '../errors.js';
 import type { ExtractEntry, LayerExtract } from './extract.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, SIGNAL_HUNGRY, SIGNAL_ROOM, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
 /**
  * Bytes of a streamed blob written for a worker but not yet taken in by its walk: the size of
  * each worker's ring (a SharedArrayBuffer made once per worker), the most a layer costs in transit.
  */
 export const WORKER_WINDOW_BYTES = 4 * 1024 * 1024;
-/** A message tells the worker of at least this many new bytes, unless the source has no more at hand. */
-const NOTICE_BYTES = 64 * 1024;
+/** A message tells the worker of at least this many new bytes, or of fewer when its walk waits for them (SIGNAL_HUNGRY). */
+const NOTICE_BYTES = 512 * 1024;
 
 /**
  * Layer workers for one scan: each walks one layer at a time in its own thread (hash,
@@ -32,6 +32,7 @@ export class LayerWorkerPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
   private readonly rings = new WeakMap<Worker, Uint8Array>();
+  private readonly signals = new WeakMap<Worker, Int32Array>();
   private closed = false;
   /** numbers the walks, so that a worker tells one walk's messages from an earlier one's */
   private walks = 0;
@@ -54,8 +55,10 @@ export class LayerWorkerPool {
     if (w) return Promise.resolve(w);
     if (this.all.size < this.size) {
       const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
-      const fresh = new Worker(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring } satisfies LayerWorkerData });
+      const signals = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+      const fresh = new Worker(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
       this.rings.set(fresh, new Uint8Array(ring));
+      this.signals.set(fresh, new Int32Array(signals));
       this.all.add(fresh);
       fresh.once('exit', () => this.all.delete(fresh));
       return Promise.resolve(fresh);
@@ -157,6 +160,10 @@ export class LayerWorkerPool {
     worker.ref();
     const walk = this.walks++;
     const ring = this.rings.get(worker)!;
+    const signals = this.signals.get(worker)!;
+    // a new walk: nobody waits yet (a failed walk may have left a flag set)
+    Atomics.store(signals, SIGNAL_HUNGRY, 0);
+    Atomics.store(signals, SIGNAL_ROOM, 0);
     let settled = false;
     /** the worker answered for this layer (done or error): it is free for the next one */
     let answered = false;
@@ -239,7 +246,10 @@ export class LayerWorkerPool {
             if (inflight >= ring.length) {
               // the ring is full: the worker hears of what is in it, and the source waits for room
               tell();
+              // the worker acknowledges at once while this flag is up, instead of in batches
+              Atomics.store(signals, SIGNAL_ROOM, 1);
               while (!settled && inflight >= ring.length) await new Promise<void>((r) => (wake = r));
+              Atomics.store(signals, SIGNAL_ROOM, 0);
               wake = undefined;
               if (settled) break;
             }
@@ -252,8 +262,8 @@ export class LayerWorkerPool {
             this.inFlight += n;
             if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
           }
-          // more at hand: one message for several of the source's chunks; else the worker hears now
-          if (unsaid >= NOTICE_BYTES || raw.readableLength === 0) tell();
+          // one message for several of the source's chunks, unless the walk is waiting for these bytes
+          if (unsaid >= NOTICE_BYTES || Atomics.load(signals, SIGNAL_HUNGRY) === 1) tell();
           if (settled) break;
         }
         tell();

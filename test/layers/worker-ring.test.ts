@@ -21,7 +21,7 @@ import { openSource } from '../../shared/image/open.js';
 import type { LayerLimits } from '../../shared/layers/extract.js';
 import { Inbox, INBOX_READ_BYTES } from '../../shared/layers/layer-worker.js';
 import { LayerWorkerPool, layerWorkerScript, WORKER_WINDOW_BYTES } from '../../shared/layers/worker-pool.js';
-import type { FromWorker, WorkerJob } from '../../shared/layers/worker-protocol.js';
+import { SIGNAL_HUNGRY, SIGNAL_ROOM, type FromWorker, type WorkerJob } from '../../shared/layers/worker-protocol.js';
 import { scanImage, scanPlan } from '../../shared/scan.js';
 import { DEBIAN_OS_RELEASE, tarEnd, tarFile } from '../support/hostile-layers.js';
 import { buildImage, pushToRegistry } from '../support/image-builder.js';
@@ -180,11 +180,12 @@ describe('Inbox: the worker copies bytes out of the ring only as the walk reads 
     return n;
   };
 
-  it('nothing is copied out (or acknowledged) ahead of the reader; then one chunk per read, in order across the ring end', async () => {
+  it('nothing is copied out (or acknowledged) ahead of the reader; room comes back in batches, at once when the pool waits; one chunk per read, in order across the ring end', async () => {
     const { port1, port2 } = new MessageChannel();
     const ring = new SharedArrayBuffer(MiB);
     const view = new Uint8Array(ring);
-    const inbox = new Inbox(port1, ring, 7);
+    const signals = new Int32Array(new SharedArrayBuffer(8));
+    const inbox = new Inbox(port1, ring, 7, signals);
     try {
       // invented bytes; what matters is their order
       const data = randomBytes(MiB + MiB / 2);
@@ -192,13 +193,22 @@ describe('Inbox: the worker copies bytes out of the ring only as the walk reads 
       inbox.feed(MiB);
       expect(acks(port2)).toBe(0);
       const got: Buffer[] = [];
-      // one read: the stream takes a chunk for the reader and at most one more to its highWaterMark
+      // one read: the stream takes a chunk for the reader and at most one more to its highWaterMark;
+      // nobody waits for room and the ring is not empty, so that room is not given back yet
       const first = inbox.read(INBOX_READ_BYTES) as Buffer | null;
       expect(first).not.toBeNull();
       got.push(first!);
+      expect(acks(port2)).toBe(0);
+      expect(Atomics.load(signals, SIGNAL_HUNGRY)).toBe(0);
+      // the pool waits for room: the next chunk copied out gives back everything taken so far
+      Atomics.store(signals, SIGNAL_ROOM, 1);
+      const second = inbox.read(INBOX_READ_BYTES) as Buffer | null;
+      expect(second).not.toBeNull();
+      got.push(second!);
+      Atomics.store(signals, SIGNAL_ROOM, 0);
       const taken = acks(port2);
-      expect(taken).toBeGreaterThanOrEqual(INBOX_READ_BYTES);
-      expect(taken).toBeLessThanOrEqual(2 * INBOX_READ_BYTES);
+      expect(taken).toBeGreaterThanOrEqual(2 * INBOX_READ_BYTES);
+      expect(taken).toBeLessThanOrEqual(3 * INBOX_READ_BYTES);
       // the room given back is written again: the rest of the data wraps around the ring's end
       view.set(data.subarray(MiB, MiB + taken), 0);
       inbox.feed(taken);
@@ -219,6 +229,30 @@ describe('Inbox: the worker copies bytes out of the ring only as the walk reads 
       });
       await new Promise<void>((resolve, reject) => inbox.once('end', resolve).once('error', reject));
       expect(Buffer.concat(got).equals(data)).toBe(true);
+      // every byte taken was given back (the last batch when the ring ran empty)
+      expect(written).toBe(data.length);
+    } finally {
+      inbox.destroy();
+      port1.close();
+      port2.close();
+    }
+  });
+
+  it('a reader waiting on an empty ring raises SIGNAL_HUNGRY (the pool then tells of bytes at once)', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const ring = new SharedArrayBuffer(MiB);
+    const signals = new Int32Array(new SharedArrayBuffer(8));
+    const inbox = new Inbox(port1, ring, 3, signals);
+    try {
+      expect(inbox.read()).toBeNull();
+      expect(Atomics.load(signals, SIGNAL_HUNGRY)).toBe(1);
+      inbox.feed(1000);
+      const chunk = inbox.read() as Buffer | null;
+      expect(chunk?.length).toBe(1000);
+      // the ring ran empty: its room is given back at once, not kept for a batch; and the stream,
+      // below its highWaterMark, waits for more again
+      expect(acks(port2)).toBe(1000);
+      expect(Atomics.load(signals, SIGNAL_HUNGRY)).toBe(1);
     } finally {
       inbox.destroy();
       port1.close();
