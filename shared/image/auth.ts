@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +192,8 @@ async function runCredentialHelper(
   const fail = (why: string, cause?: unknown) =>
     new DrydockError('CONFIG', `credential helper ${program} (named in ${configPath}) ${why}`, { context: { path: configPath }, ...(cause === undefined ? {} : { cause }) });
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw fail('has a name that is not a program name');
+  // loaded here: a scan that runs no credential helper does not load child_process (start-up)
+  const { spawn } = await import('node:child_process');
   const { code, stdout, stderr, error } = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
     const child = spawn(program, ['get'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     const out: Buffer[] = [];

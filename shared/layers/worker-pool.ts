@@ -3,11 +3,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { DrydockError, toDrydockError, type ErrorContext } from '../errors.js';
 import type { ExtractEntry, LayerExtract } from './extract.js';
 import { youngGcEvery } from './young-gc.js';
 import { LAYER_WORKER_KIND, SIGNAL_HUNGRY, SIGNAL_ROOM, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+
+const load = createRequire(import.meta.url);
 
 /**
  * Bytes of a streamed blob written for a worker but not yet taken in by its walk: the size of
@@ -56,7 +59,9 @@ export class LayerWorkerPool {
     if (this.all.size < this.size) {
       const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
       const signals = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
-      const fresh = new Worker(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
+      // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
+      const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
+      const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
       this.rings.set(fresh, new Uint8Array(ring));
       this.signals.set(fresh, new Int32Array(signals));
       this.all.add(fresh);
