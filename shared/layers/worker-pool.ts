@@ -56,19 +56,26 @@ export class LayerWorkerPool {
     if (this.closed) return Promise.reject(new DrydockError('CONFIG', 'layer worker pool is closed'));
     const w = this.idle.pop();
     if (w) return Promise.resolve(w);
-    if (this.all.size < this.size) {
-      const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
-      const signals = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
-      // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
-      const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
-      const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
-      this.rings.set(fresh, new Uint8Array(ring));
-      this.signals.set(fresh, new Int32Array(signals));
-      this.all.add(fresh);
-      fresh.once('exit', () => this.all.delete(fresh));
-      return Promise.resolve(fresh);
-    }
+    if (this.all.size < this.size) return Promise.resolve(this.spawn());
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private spawn(): Worker {
+    const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
+    const signals = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
+    const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
+    const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
+    this.rings.set(fresh, new Uint8Array(ring));
+    this.signals.set(fresh, new Int32Array(signals));
+    this.all.add(fresh);
+    fresh.once('exit', () => {
+      this.all.delete(fresh);
+      // a worker that ends while idle (killed, or failing as it starts) is never handed a layer
+      const at = this.idle.indexOf(fresh);
+      if (at >= 0) this.idle.splice(at, 1);
+    });
+    return fresh;
   }
 
   private release(w: Worker, reusable: boolean): void {
@@ -107,6 +114,13 @@ export class LayerWorkerPool {
    */
   reserve(): { cancel: () => void } | undefined {
     if (!this.hasRoom()) return undefined;
+    // the worker starts now, so that it boots (~80 ms here) while the blob is being opened (a
+    // registry's round trips, ECR's redirect to S3) instead of after
+    if (this.idle.length === 0 && this.all.size < this.size) {
+      const early = this.spawn();
+      early.unref();
+      this.idle.push(early);
+    }
     this.reserved++;
     let taken = false;
     return {
