@@ -9,7 +9,6 @@ import { layerCacheKey } from './layers/cache-codec.js';
 import { DEFAULT_LIMITS, ImageBudget, type LayerExtract, type LayerLimits } from './layers/extract.js';
 import { candidateMatcher, pathMatcher } from './layers/paths.js';
 import { SquashedView } from './layers/squash.js';
-import { walkLayer } from './layers/walker.js';
 import { debugLayer, debugLine, LayerWorkerPool, layerWorkerScript, workerCount } from './layers/worker-pool.js';
 import { probeId, type WorkerJob } from './layers/worker-protocol.js';
 import type { ImageSource } from './ports/image-source.js';
@@ -183,6 +182,8 @@ export async function readLayer(
     if (opts.budget) job.budget = opts.budget.shared;
     return opts.pool.walk(raw, job, { reservation, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
   }
+  // the walker (tar, zlib, zstd) is loaded with the first layer walked here: a scan served from the layer cache walks none
+  const { walkLayer } = await import('./layers/walker.js');
   const extract = await walkLayer(raw, {
     descriptor: layer.descriptor,
     diffId: layer.diffId,

@@ -6,7 +6,7 @@
  * second byte) and keeps the one stream whose first inflated bytes are `{"packages":[`.
  * A few dozen candidates per megabyte, each a 64-byte trial inflate.
  */
-import { inflateSync, constants as zlibConstants } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { PackageURL } from 'packageurl-js';
 import type { CatalogResult, Cataloger, ContentProbe, FileView, Package, ProbeReader, ViewFile } from './types.js';
 import { parseJsonBounded } from './json.js';
@@ -18,6 +18,14 @@ const TRIAL = 64;
 /** the whole compressed document may not exceed this */
 const MAX_COMPRESSED = 8 * 1024 * 1024;
 const ZLIB_FLG = new Set([0x01, 0x5e, 0x9c, 0xda]);
+
+/**
+ * node:zlib, loaded when a probe first inflates (a layer walk), not with the catalogers: a scan
+ * from the layer cache walks nothing (issue 18, start-up). A built-in resolves the same from a
+ * bundle's chunk, the sources or a Lambda bundle, so a require made here finds it.
+ */
+let zlib: typeof import('node:zlib') | undefined;
+const loadZlib = (): typeof import('node:zlib') => (zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
 
 class AuditableReader implements ProbeReader {
   private head = Buffer.alloc(0);
@@ -50,7 +58,7 @@ class AuditableReader implements ProbeReader {
     this.foundBytes += bytes.length;
     const all = Buffer.concat(this.found!);
     try {
-      this.json = inflateSync(all, { maxOutputLength: 64 * MAX_COMPRESSED });
+      this.json = loadZlib().inflateSync(all, { maxOutputLength: 64 * MAX_COMPRESSED });
       return false;
     } catch {
       // not whole yet (or not inflatable at all: then the limit ends it)
@@ -72,7 +80,8 @@ function startsDocument(trial: Buffer): boolean {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    const out = inflateSync(trial, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const { inflateSync, constants } = loadZlib();
+    const out = inflateSync(trial, { finishFlush: constants.Z_SYNC_FLUSH });
     return out.subarray(0, JSON_START.length).equals(JSON_START);
   } catch {
     return false;

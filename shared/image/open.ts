@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { DrydockError } from '../errors.js';
 import type { ImageSource } from '../ports/image-source.js';
 import type { CredentialProvider } from './auth.js';
-import { DockerArchiveSource } from './docker-archive.js';
-import { DaemonImageSource, engineHasImage, type DaemonOptions } from './docker-daemon.js';
+import type { DaemonOptions } from './docker-daemon.js';
 import { OciLayoutSource } from './oci-layout.js';
 import { parseReference, type ImageReference } from './reference.js';
-import { RegistrySource, type RegistryTimeouts } from './registry.js';
+import type { RegistryTimeouts } from './registry.js';
 import { TarIndex } from './tar-index.js';
 
 export interface OpenOptions {
@@ -30,6 +29,12 @@ export interface OpenOptions {
   engineLookup?: boolean;
 }
 
+/*
+ * Start-up (issue 18): an OCI layout is read with oci-layout.ts alone; the registry client
+ * (node:http, node:tls, its auth), the engine client (node:http) and the docker-archive reader
+ * are imported only for a reference of their kind, so a local scan does not load them.
+ */
+
 /** What to write instead of a path that is no image. */
 const PREFIXES = 'oci:<layout dir>, oci-archive:<tar>, docker-archive:<tar>, docker:<name> or podman:<name>';
 
@@ -45,19 +50,21 @@ export async function openSource(input: string | ImageReference, opts: OpenOptio
     case 'oci-archive':
       return OciLayoutSource.fromArchive(ref.path, ref.tag, ref.original);
     case 'docker-archive':
-      return DockerArchiveSource.open(ref.path, ref.tag, ref.original);
+      return (await import('./docker-archive.js')).DockerArchiveSource.open(ref.path, ref.tag, ref.original);
     case 'docker-daemon':
-      return DaemonImageSource.open('docker', ref.path, ref.original, opts.engines);
+      return (await import('./docker-daemon.js')).DaemonImageSource.open('docker', ref.path, ref.original, opts.engines);
     case 'podman':
-      return DaemonImageSource.open('podman', ref.path, ref.original, opts.engines);
+      return (await import('./docker-daemon.js')).DaemonImageSource.open('podman', ref.path, ref.original, opts.engines);
     case 'path':
       return openPath(ref.path, ref.original);
     case 'registry': {
       if (typeof input === 'string' && opts.engineLookup !== false && !ref.digest) {
         const name = input.trim();
+        const { DaemonImageSource, engineHasImage } = await import('./docker-daemon.js');
         const engine = await engineHasImage(name, opts.engines);
         if (engine) return DaemonImageSource.open(engine, name, ref.original, opts.engines);
       }
+      const { RegistrySource } = await import('./registry.js');
       return new RegistrySource(ref, {
         ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
         ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -106,7 +113,7 @@ async function openPath(given: string, original: string): Promise<ImageSource> {
     if (e instanceof DrydockError && e.code === 'LIMIT_EXCEEDED') throw e;
     throw usage(`is not a readable tar archive (${(e as Error).message})`);
   }
-  if (tar.member('manifest.json')) return DockerArchiveSource.open(path, undefined, original);
+  if (tar.member('manifest.json')) return (await import('./docker-archive.js')).DockerArchiveSource.open(path, undefined, original);
   if (tar.member('oci-layout')) return OciLayoutSource.fromArchive(path, undefined, original);
   throw usage('is a tar archive holding neither manifest.json (docker save) nor oci-layout (OCI archive)');
 }

@@ -25,13 +25,24 @@ export function whiteoutOf(path: string): { opaqueDir: string } | { removed: str
   return { removed: posix.join(dir, base.slice(4)) };
 }
 
-/** A fast test for "does a cataloger need this path?" built from the merged needs. */
+/**
+ * A fast test for "does a cataloger need this path?" built from the merged needs. The globs are
+ * compiled on the first path that gets to them: a warm scan makes the matchers (they are part
+ * of its plan) but walks no layer, and compiling the catalogers' globs (picomatch's parser, cold)
+ * was several ms of its start (issue 18).
+ */
 export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
   const exact = new Set((needs.exact ?? []).map(normalizeEntryPath));
   const basenames = new Set(needs.basenames ?? []);
-  const globs = needs.globs ?? [];
-  const glob = globs.length ? picomatch(globs, { dot: true }) : undefined;
+  const glob = lazyGlob([...(needs.globs ?? [])]);
   return (path) => exact.has(path) || basenames.has(posix.basename(path)) || (glob !== undefined && glob(path));
+}
+
+/** picomatch(globs, { dot: true }), compiled on its first call; undefined for no globs. */
+function lazyGlob(globs: string[]): ((path: string) => boolean) | undefined {
+  if (globs.length === 0) return undefined;
+  let compiled: ((path: string) => boolean) | undefined;
+  return (path) => (compiled ??= picomatch(globs, { dot: true }))(path);
 }
 
 /**
@@ -46,15 +57,24 @@ export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
  */
 export function candidateMatcher(needs: PathNeeds): (path: string) => boolean {
   const names = new Set((needs.exact ?? []).map((p) => posix.basename(normalizeEntryPath(p))).filter((n) => n && n !== '/'));
-  const relaxed: string[] = [];
-  for (const g of needs.globs ?? []) {
-    const { base, glob } = picomatch.scan(g);
-    if (!base.startsWith('/') || !glob) continue;
-    const last = posix.basename(base);
-    if (last) relaxed.push(`**/${last}/${glob}`);
-  }
-  const glob = relaxed.length ? picomatch(relaxed, { dot: true }) : undefined;
-  return (path) => names.has(posix.basename(path)) || (glob !== undefined && glob(path));
+  // the relaxed globs, made and compiled on the first path that gets to them (see pathMatcher)
+  const globs = [...(needs.globs ?? [])];
+  let glob: ((path: string) => boolean) | undefined | null;
+  const relaxedGlob = () => {
+    const relaxed: string[] = [];
+    for (const g of globs) {
+      const { base, glob } = picomatch.scan(g);
+      if (!base.startsWith('/') || !glob) continue;
+      const last = posix.basename(base);
+      if (last) relaxed.push(`**/${last}/${glob}`);
+    }
+    return relaxed.length ? picomatch(relaxed, { dot: true }) : null;
+  };
+  return (path) => {
+    if (names.has(posix.basename(path))) return true;
+    glob ??= relaxedGlob();
+    return glob !== null && glob(path);
+  };
 }
 
 /** Symlink hops allowed while resolving one path (Linux's own limit is 40). */

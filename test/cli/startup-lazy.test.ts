@@ -6,6 +6,14 @@
  * code; `--version` no dependency at all; and (the control, so the recorder is shown to see
  * lazily imported chunks) a scan with a policy, a drydock.yaml, an ignore file and a table does
  * load those.
+ *
+ * A second preload records the Node built-ins the run loaded (process.moduleLoadList, less what
+ * was loaded before it) and how many Intl.Collator objects were made: a scan of an OCI layout
+ * loads no registry or engine client (node:http, node:https, node:tls) nor node:child_process,
+ * and makes no collator (packageurl-js's, rewritten by scripts/esbuild-patches.mjs); served
+ * from the layer cache it loads no node:worker_threads (fflate's, rewritten there too), node:vm
+ * or node:v8. The controls: a registry reference loads the client's built-ins, and the cold
+ * scan (a layer walked in a worker thread) worker_threads.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +29,15 @@ import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 
 let work: string;
 let ref: string;
+/** two layers: a cold scan walks them with a layer worker (a single layer is walked in the main thread) */
+let twoLayers: string;
+
+/** Node built-ins the registry client loads (the engine client: http alone). */
+const REGISTRY_BUILTINS = ['http', 'https', 'tls'];
+/** ... and with a credential helper, child_process: a scan of a local image loads none of them. */
+const NETWORK_BUILTINS = [...REGISTRY_BUILTINS, 'child_process'];
+/** Built-ins only a layer walk needs (the worker threads, their young-generation collections, the walker's zlib): a scan from the layer cache walks none. */
+const WALK_BUILTINS = ['worker_threads', 'vm', 'v8', 'zlib'];
 
 /** What only some runs need: none of it may be loaded by a plain scan. */
 const HEAVY = [
@@ -56,6 +73,23 @@ beforeAll(async () => {
     join(work, 'record.mjs'),
     "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url, { data: { log: process.env.DRYDOCK_TEST_LOADED } });\n",
   );
+  // the built-ins recorder: what process.moduleLoadList gained after it, and the Intl.Collator objects made
+  await writeFile(
+    join(work, 'builtins.mjs'),
+    [
+      "import { writeFileSync } from 'node:fs';",
+      'const before = new Set(process.moduleLoadList);',
+      'let collators = 0;',
+      'Intl.Collator = new Proxy(Intl.Collator, {',
+      '  construct(target, args, newTarget) { collators++; return Reflect.construct(target, args, newTarget); },',
+      '  apply(target, self, args) { collators++; return Reflect.apply(target, self, args); },',
+      '});',
+      "process.on('exit', () => {",
+      "  const builtins = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));",
+      '  writeFileSync(process.env.DRYDOCK_TEST_BUILTINS, JSON.stringify({ builtins, collators }));',
+      '});',
+    ].join('\n'),
+  );
   const layout = join(work, 'layout');
   await buildImage(layout, {
     tag: 'v1',
@@ -65,6 +99,15 @@ beforeAll(async () => {
     ] }],
   });
   ref = `oci:${layout}:v1`;
+  const layout2 = join(work, 'layout-2');
+  await buildImage(layout2, {
+    tag: 'v2',
+    layers: [
+      { files: [{ path: 'etc/os-release', content: OS_RELEASE_12 }] },
+      { files: [{ path: 'var/lib/dpkg/status', content: statusFile(stanza('libssl3', '3.0.15-1~deb12u1', { Source: 'openssl' })) }] },
+    ],
+  });
+  twoLayers = `oci:${layout2}:v2`;
 }, 300_000);
 
 afterAll(async () => {
@@ -73,13 +116,24 @@ afterAll(async () => {
 
 let runs = 0;
 
-/** Runs the built CLI with the recorder; the exit code, stdout, and the source modules of every bundle file it loaded. */
-async function recorded(args: string[], cwd: string): Promise<{ code: number; out: string; err: string; modules: Set<string>; files: string[] }> {
+/**
+ * Runs the built CLI with the recorders; the exit code, stdout, the source modules of every bundle
+ * file it loaded, and the built-ins it loaded. `hooks: false` leaves the module recorder out (its
+ * loader hooks run in a worker thread of their own, which loads node:worker_threads), for runs
+ * that look at worker_threads: `modules` and `files` are then empty.
+ */
+async function recorded(
+  args: string[],
+  cwd: string,
+  opts: { hooks?: boolean; cacheDir?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; out: string; err: string; modules: Set<string>; files: string[]; builtins: string[]; collators: number }> {
   const log = join(work, `loaded-${++runs}.txt`);
+  const builtinsLog = join(work, `builtins-${runs}.json`);
   await writeFile(log, '');
-  const env = { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: join(work, 'cache'), DRYDOCK_TEST_LOADED: log };
+  const env = { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: opts.cacheDir ?? join(work, 'cache'), DRYDOCK_TEST_LOADED: log, DRYDOCK_TEST_BUILTINS: builtinsLog, ...opts.env };
+  const preloads = ['--import', join(work, 'builtins.mjs'), ...(opts.hooks === false ? [] : ['--import', join(work, 'record.mjs')])];
   const { code, out, err } = await new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', join(work, 'record.mjs'), DRYDOCK_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...preloads, DRYDOCK_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -95,7 +149,8 @@ async function recorded(args: string[], cwd: string): Promise<{ code: number; ou
   const files = [...new Set((await readFile(log, 'utf8')).split('\n').filter(Boolean))].map((u) => fileURLToPath(u)).filter((f) => f.startsWith(`${dist}/`));
   const modules = new Set<string>();
   for (const f of files) for (const m of (await readFile(f, 'utf8')).matchAll(/^\/\/ ((?:node_modules|shared)\/\S+)$/gm)) modules.add(m[1]!);
-  return { code, out, err, modules, files };
+  const { builtins, collators } = JSON.parse(await readFile(builtinsLog, 'utf8')) as { builtins: string[]; collators: number };
+  return { code, out, err, modules, files, builtins, collators };
 }
 
 const loaded = (modules: Set<string>, prefix: string) => [...modules].some((m) => m.startsWith(prefix));
@@ -110,7 +165,36 @@ describe('what the built CLI loads', () => {
       expect(loaded(r.modules, 'shared/scan.ts'), pass).toBe(true);
       expect(loaded(r.modules, 'shared/catalog/dpkg.ts'), pass).toBe(true);
       expect(HEAVY.filter((h) => loaded(r.modules, h)), pass).toEqual([]);
+      // no registry client, engine client or credential helper for a local image
+      expect(r.builtins, pass).toContain('fs/promises'); // (the recorder saw the run's own built-ins)
+      expect(NETWORK_BUILTINS.filter((b) => r.builtins.includes(b)), pass).toEqual([]);
+      // packageurl-js (in the scan: purls) makes its ICU collator only when asked to compare more than its component ranks
+      expect(loaded(r.modules, 'node_modules/packageurl-js/'), pass).toBe(true);
+      expect(r.collators, pass).toBe(0);
     }
+  });
+
+  it('served from the layer cache, a scan loads none of the built-ins of a layer walk (the control: the cold scan does)', async () => {
+    const cacheDir = join(work, 'cache-builtins');
+    for (const pass of ['cold', 'warm']) {
+      // one layer worker whatever the cores
+      const r = await recorded(['scan', twoLayers, '-q', '-o', 'json'], work, { hooks: false, cacheDir, env: { DRYDOCK_LAYER_WORKERS: '1' } });
+      expect(r.code, `${pass}: ${r.err}`).toBe(0);
+      expect(JSON.stringify(JSON.parse(r.out))).toContain('"libssl3"');
+      expect(r.builtins, pass).toContain('fs/promises');
+      // the cold scan walks a layer in a worker thread
+      if (pass === 'cold') expect(r.builtins, pass).toContain('worker_threads');
+      else expect(WALK_BUILTINS.filter((b) => r.builtins.includes(b)), pass).toEqual([]);
+      expect(NETWORK_BUILTINS.filter((b) => r.builtins.includes(b)), pass).toEqual([]);
+    }
+  });
+
+  it('the control: a registry reference loads the registry client and its built-ins', async () => {
+    // nothing listens on the discard port: the scan fails (exit 3) after loading the client
+    const r = await recorded(['scan', '127.0.0.1:9/drydock/none:v1', '-q', '-o', 'json', '--registry-timeout', '1'], work);
+    expect(r.code, r.err).toBe(3);
+    expect(loaded(r.modules, 'shared/image/registry.ts')).toBe(true);
+    expect(REGISTRY_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual(REGISTRY_BUILTINS);
   });
 
   it('--version loads the entry and the option tables, no dependency and no scanner', async () => {
@@ -120,6 +204,7 @@ describe('what the built CLI loads', () => {
     expect([...r.modules].filter((m) => m.startsWith('node_modules/'))).toEqual([]);
     expect(loaded(r.modules, 'shared/scan.ts')).toBe(false);
     expect(loaded(r.modules, 'shared/cli/options.ts')).toBe(true);
+    expect(NETWORK_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual([]);
   });
 
   it('the control: a policy, a drydock.yaml, an ignore file and a table load the policy engine, YAML, the suppressions and the table renderer', async () => {

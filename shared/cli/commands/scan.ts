@@ -3,7 +3,9 @@
  *
  * Start-up: what only some scans use is imported where it is used (advisories and matching,
  * suppressions, the policy engine and its secret scanner, the table renderer), so a scan
- * without them does not load and compile a megabyte of YAML, JSON Schema, RE2 and version code.
+ * without them does not load and compile a megabyte of YAML, JSON Schema, RE2 and version code;
+ * nor does a scan of a local image load the registry client, its credential helpers (node:http,
+ * node:tls, node:child_process; see image/open.ts and `credentials` below).
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -18,7 +20,7 @@ import { policyContext } from '../../policy/context.js';
 import type { PolicyResult } from '../../policy/types.js';
 import { packageKeyString } from '../../ports/advisory-store.js';
 import { DrydockError } from '../../errors.js';
-import { chainCredentials, envCredentials, hostCredentials, localCredentials, type CredentialProvider } from '../../image/auth.js';
+import type { CredentialProvider } from '../../image/auth.js';
 import { openSource } from '../../image/open.js';
 import { parsePlatform } from '../../image/platform.js';
 import { parseReference } from '../../image/reference.js';
@@ -33,7 +35,6 @@ import { OUTPUT_FORMATS, type Parsed, type Values, SCAN_OPTIONS } from '../optio
 import { usageLine } from '../args.js';
 import { commandNamed } from '../options.js';
 import { TerminalProgress } from '../progress.js';
-import { RegistrySource } from '../../image/registry.js';
 import type { ImageSignatureResult } from '../../trust/index.js';
 import type { BaseImageInfo, RebuildAdvice } from '../../base/types.js';
 
@@ -118,6 +119,13 @@ async function readPassword(stdin: NodeJS.ReadableStream): Promise<string> {
  * to ECR tokens), after the containers auth file of podman and skopeo when there is one.
  */
 async function credentials(image: string, o: Values<typeof SCAN_OPTIONS>, io: CliIO): Promise<CredentialProvider> {
+  // Only the local files are left (nothing given, nothing to check): they are read, and auth.ts
+  // with its credential helpers loaded, when a registry first asks (never, for a local image).
+  if (o.username === undefined && !o['password-stdin'] && !(io.env.DRYDOCK_REGISTRY_USERNAME && io.env.DRYDOCK_REGISTRY_PASSWORD)) {
+    let local: Promise<CredentialProvider> | undefined;
+    return { get: async (registry, signal) => (await (local ??= import('../../image/auth.js').then((a) => a.localCredentials(io.env)))).get(registry, signal) };
+  }
+  const { chainCredentials, envCredentials, hostCredentials, localCredentials } = await import('../../image/auth.js');
   const providers: CredentialProvider[] = [];
   if (o.username !== undefined || o['password-stdin']) {
     if (o.username === undefined) throw usage('--password-stdin needs --username');
@@ -204,8 +212,9 @@ export async function run(args: Parsed, io: CliIO): Promise<number> {
     }
     // Signatures of what was scanned (cosign signs what the tag names: an index's digest when there is one)
     const signatures: ImageSignatureResult[] = [];
-    if (trustPolicy && !(source instanceof RegistrySource)) throw usage(`--trust-policy: ${image} was read from ${source.name}, not a registry: its signatures cannot be checked`);
-    if (trust && trustPolicy && source instanceof RegistrySource) {
+    const RegistrySource = trustPolicy ? (await import('../../image/registry.js')).RegistrySource : undefined;
+    if (trustPolicy && !(RegistrySource && source instanceof RegistrySource)) throw usage(`--trust-policy: ${image} was read from ${source.name}, not a registry: its signatures cannot be checked`);
+    if (trust && trustPolicy && RegistrySource && source instanceof RegistrySource) {
       const ref = parseReference(image);
       if (ref.kind === 'registry') {
         for (const r of results) {
