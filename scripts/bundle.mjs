@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build as esbuild } from 'esbuild';
+import { BANNER, patchPlugin, trimBanner } from './esbuild-patches.mjs';
 
 // Outputs are written only when their bytes change, each through a temporary file renamed over
 // the old one: a CLI started while the tests rebuild (each vitest worker bundles once) never
@@ -16,10 +17,12 @@ async function build(options) {
   const result = await esbuild({ ...options, write: false });
   for (const file of result.outputFiles) {
     written.add(file.path);
-    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+    // each file declares only the banner names it uses (scripts/esbuild-patches.mjs, trimBanner)
+    const contents = file.path.endsWith('.mjs') ? Buffer.from(trimBanner(file.text)) : file.contents;
+    if (existsSync(file.path) && readFileSync(file.path).equals(contents)) continue;
     mkdirSync(dirname(file.path), { recursive: true });
     const tmp = `${file.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, file.contents);
+    writeFileSync(tmp, contents);
     renameSync(tmp, file.path);
   }
   return result;
@@ -35,16 +38,11 @@ const common = {
   logLevel: 'warning',
   // Optional plug-ins of @cyclonedx/cyclonedx-library (XML, schema validation), loaded only if installed.
   external: ['ajv-formats-draft2019', 'xmlbuilder2', 'libxmljs2'],
-  // CommonJS dependencies inside an ESM bundle still call require() and read __dirname.
-  banner: {
-    js: [
-      "import { createRequire as __drydockRequire } from 'node:module';",
-      "import { fileURLToPath as __drydockPath } from 'node:url';",
-      'const require = __drydockRequire(import.meta.url);',
-      'const __filename = __drydockPath(import.meta.url);',
-      "const __dirname = __drydockPath(new URL('.', import.meta.url));",
-    ].join(' '),
-  },
+  // Dependency code that costs every start, rewritten (scripts/esbuild-patches.mjs; the build fails if the text changed).
+  plugins: [patchPlugin()],
+  // CommonJS dependencies inside an ESM bundle still call require() and read __dirname
+  // (each output file keeps the part of this line it uses: trimBanner in build above).
+  banner: { js: BANNER },
 };
 
 const functions = readdirSync('functions', { withFileTypes: true })
