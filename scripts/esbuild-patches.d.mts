@@ -14,6 +14,7 @@ export interface SourcePatch {
 
 export const PACKAGEURL_COLLATOR: SourcePatch;
 export const FFLATE_WORKER_THREADS: SourcePatch;
+export const SPDX_CORRECT_SORT: SourcePatch;
 export const PATCHES: SourcePatch[];
 export function applyPatch(patch: SourcePatch, source: string, path: string): string;
 export function patchPlugin(patches?: SourcePatch[]): Plugin;

@@ -7,13 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyPatch, BANNER, FFLATE_WORKER_THREADS, PACKAGEURL_COLLATOR, patchPlugin, trimBanner } from '../../scripts/esbuild-patches.mjs';
+import { applyPatch, BANNER, FFLATE_WORKER_THREADS, PACKAGEURL_COLLATOR, patchPlugin, SPDX_CORRECT_SORT, trimBanner } from '../../scripts/esbuild-patches.mjs';
 import { REPO_ROOT } from '../support/hostile-corpus.js';
 
 const STRINGS_JS = join(REPO_ROOT, 'node_modules', 'packageurl-js', 'src', 'strings.js');
@@ -165,6 +165,67 @@ describe("fflate's node:worker_threads, required by its first worker", () => {
     // the control: the module as published loads worker_threads at once
     expect(publishedRun).toMatchObject({ atLoad: true, afterAsync: true, length: 8000 });
     expect(patchedRun.viaWorker).toEqual(publishedRun.viaWorker);
+  });
+});
+
+describe("spdx-correct's load-time sort, by code unit", () => {
+  const SPDX_CORRECT = join(REPO_ROOT, 'node_modules', 'spdx-correct', 'index.js');
+
+  it('the patched module sorts both of its tables exactly as the unpatched one, corrects the same, and collates nothing', async () => {
+    const original = await readFile(SPDX_CORRECT, 'utf8');
+    // the tables are module-private: exported here, in both copies alike, to compare them whole
+    const exposed = (text: string) => `${text}\nmodule.exports.drydockTables = { transpositions: transpositions, lastResorts: lastResorts };\n`;
+    const samples = ['GPL-2', 'gplv3+', 'Apache 2', 'BSD 3 clause', 'MIT/X11', 'LGPL 2.1 or later', 'mpl', 'Artistic', 'public domain', 'GNU GPL v2', 'Zlib license', 'CC-BY-SA 4.0'];
+    type Correct = ((s: string) => string | null) & { drydockTables: unknown };
+    const use = (mod: Record<string, unknown>) => ({ tables: JSON.stringify((mod as unknown as Correct).drydockTables), corrected: samples.map((x) => (mod as unknown as Correct)(x)) });
+    // compiled as if it were the installed file, so that its own requires resolve as they do there
+    const asInstalled = (text: string) => {
+      const m = new Module(SPDX_CORRECT);
+      m.filename = SPDX_CORRECT;
+      m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(join(REPO_ROOT, 'node_modules', 'spdx-correct'));
+      (m as unknown as { _compile(source: string, file: string): void })._compile(text, SPDX_CORRECT);
+      return m.exports as Record<string, unknown>;
+    };
+    const real = Intl.Collator;
+    let made = 0;
+    const counting = new Proxy(real, {
+      construct(target, args, newTarget) {
+        made++;
+        return Reflect.construct(target, args, newTarget) as object;
+      },
+    });
+    const before = use(asInstalled(exposed(original)));
+    Intl.Collator = counting;
+    const realCompare = String.prototype.localeCompare;
+    let compared = 0;
+    String.prototype.localeCompare = function (this: string, ...args: Parameters<typeof realCompare>) {
+      compared++;
+      return realCompare.apply(this, args);
+    };
+    let after: ReturnType<typeof use>;
+    try {
+      after = use(asInstalled(exposed(applyPatch(SPDX_CORRECT_SORT, original, SPDX_CORRECT))));
+    } finally {
+      Intl.Collator = real;
+      String.prototype.localeCompare = realCompare;
+    }
+    expect(after.tables).toBe(before.tables);
+    expect(after.corrected).toEqual(before.corrected);
+    expect(after.corrected.filter((x) => x !== null).length).toBeGreaterThan(6);
+    // loading and using the patched module collates nothing
+    expect({ made, compared }).toEqual({ made: 0, compared: 0 });
+    // what the patch is for: the unpatched sort is a collation (String#localeCompare), the patched one is not
+    expect(original).toContain(SPDX_CORRECT_SORT.edits[0]!.expected);
+    expect(applyPatch(SPDX_CORRECT_SORT, original, SPDX_CORRECT)).not.toContain('localeCompare');
+  });
+
+  it('a table whose keys a collation orders differently from their code units fails the comparison', async () => {
+    // '+' (U+002B) sorts before '-' (U+002D) by code unit; a collation puts punctuation ('-') before symbols ('+')
+    const table = "var t = [['A+B', 1], ['A-B', 2]].sort(function sortTranspositions(a, b) {\n  var length = b[0].length - a[0].length\n  if (length !== 0) return length\n  return a[0].toUpperCase().localeCompare(b[0].toUpperCase())\n}); module.exports = t;";
+    const byCollation = createRequire(join(work, 'x.js'));
+    await writeFile(join(work, 'sort-before.js'), table);
+    await writeFile(join(work, 'sort-after.js'), applyPatch(SPDX_CORRECT_SORT, table, 'sort.js'));
+    expect(JSON.stringify(byCollation(join(work, 'sort-after.js')))).not.toBe(JSON.stringify(byCollation(join(work, 'sort-before.js'))));
   });
 });
 
