@@ -210,6 +210,25 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
   const progress = opts.progress;
   const out: ImageInventory[] = [];
   for (const img of resolved) {
+    // An image analysed before with the same plan and limits: its analysis is read whole
+    // (one entry), no layer is decoded, squashed or catalogued again. Not with a collector (a
+    // policy's view of the files is not kept), nor from a cache without analyses.
+    const aKey = opts.cache?.getAnalysis && opts.cache.putAnalysis && !collector ? analysisKey(img, plan) : undefined;
+    if (aKey) {
+      const snap = snapshotOf(await opts.cache!.getAnalysis!(aKey, signal), img.layers.length);
+      if (snap) {
+        const reports = img.layers.map((layer, i): LayerReport => {
+          const { descriptor } = layer;
+          progress?.layerStart?.({ image, index: layer.index, digest: descriptor.digest, size: descriptor.size, cached: true });
+          progress?.layerDone?.({ image, index: layer.index, digest: descriptor.digest });
+          const report: LayerReport = { index: layer.index, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size, cached: true, ...snap.layers[i]! };
+          if (layer.diffId) report.diffId = layer.diffId;
+          return report;
+        });
+        out.push(inventory(img, reports, snap.distro, snap.packages, snap.warnings));
+        continue;
+      }
+    }
     const warnings: ScanWarning[] = [];
     const reports: LayerReport[] = [];
     // the image's totals (bytes, entries, kept bytes, symlinks), shared by the layers read at once
@@ -261,11 +280,57 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     attributeLayers(extracts, packages, list);
     for (const x of extracts) warnings.push(...x.issues);
     warnings.push(...view.issues, ...issues.map(catalogWarning));
+    if (aKey) {
+      // kept as plain JSON before inventory() shares the objects; a cache write that failed is no part of the analysis
+      const snapshot: AnalysisSnapshot = {
+        v: ANALYSIS_SNAPSHOT_VERSION,
+        layers: reports.map((r) => ({ entries: r.entries, uncompressedBytes: r.uncompressedBytes })),
+        packages,
+        warnings: warnings.filter((w) => w.code !== 'CACHE_ERROR'),
+      };
+      if (distro) snapshot.distro = distro;
+      await opts.cache!.putAnalysis!(aKey, JSON.parse(JSON.stringify(snapshot)) as AnalysisSnapshot, signal).catch(() => undefined);
+    }
     const inv = inventory(img, reports, distro, packages, warnings);
     if (collector) inv.policyData = collector.collect(view);
     out.push(inv);
   }
   return out;
+}
+
+/** Bump when what an analysis snapshot holds, or how scanImage makes it, changes. */
+const ANALYSIS_SNAPSHOT_VERSION = 1;
+
+/** What scanImage keeps of an image's analysis in the cache (LayerCache.putAnalysis): plain JSON. */
+export interface AnalysisSnapshot {
+  v: number;
+  /** per layer, in the image's order: what its LayerReport says of it */
+  layers: { entries: number; uncompressedBytes: number }[];
+  distro?: Distro;
+  packages: Package[];
+  warnings: ScanWarning[];
+}
+
+/**
+ * The cache key of one image's analysis: its layers (digests and diffIds, in order; every
+ * package's layer comes from them), everything that shapes an extract (the plan's fingerprint:
+ * catalogers and their versions, needs, probes) and every limit (a lower limit must fail or
+ * warn again, not be answered from an analysis made under a higher one).
+ */
+export function analysisKey(img: Pick<ResolvedImage, 'layers'>, plan: Pick<ScanPlan, 'fingerprint' | 'limits'>): string {
+  const layers = img.layers.map((l) => [l.descriptor.digest, l.diffId ?? null]);
+  return layerCacheKey('image-analysis', JSON.stringify({ v: ANALYSIS_SNAPSHOT_VERSION, fingerprint: plan.fingerprint, limits: plan.limits, layers }));
+}
+
+/** The snapshot when `x` is one of the image's `layerCount` layers (else a miss: an entry of another shape is never believed). */
+function snapshotOf(x: unknown, layerCount: number): AnalysisSnapshot | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const s = x as Partial<AnalysisSnapshot>;
+  if (s.v !== ANALYSIS_SNAPSHOT_VERSION || !Array.isArray(s.packages) || !Array.isArray(s.warnings) || !Array.isArray(s.layers) || s.layers.length !== layerCount) return undefined;
+  if (!s.layers.every((l) => typeof l === 'object' && l !== null && Number.isSafeInteger(l.entries) && Number.isSafeInteger(l.uncompressedBytes))) return undefined;
+  if (!s.packages.every((p) => typeof p === 'object' && p !== null && typeof (p as Package).name === 'string' && typeof (p as Package).purl === 'string')) return undefined;
+  if (s.distro !== undefined && (typeof s.distro !== 'object' || s.distro === null)) return undefined;
+  return s as AnalysisSnapshot;
 }
 
 function catalogWarning(i: CatalogIssue): ScanWarning {

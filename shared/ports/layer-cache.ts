@@ -8,4 +8,12 @@ import type { LayerExtract } from '../layers/extract.js';
 export interface LayerCache {
   get(key: string, signal?: AbortSignal): Promise<LayerExtract | undefined>;
   put(key: string, extract: LayerExtract, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: a whole image's analysis (scanImage's AnalysisSnapshot, plain JSON), keyed by its
+   * layers and everything that shapes the analysis (see analysisKey in scan.ts), so that a scan
+   * of an image already analysed reads one entry instead of decoding, squashing and cataloguing
+   * every layer again. As with extracts, an entry that cannot be read is a miss, never an error.
+   */
+  getAnalysis?(key: string, signal?: AbortSignal): Promise<unknown>;
+  putAnalysis?(key: string, snapshot: unknown, signal?: AbortSignal): Promise<void>;
 }
