@@ -1,4 +1,4 @@
-import { main } from './main.js';
+import { TOOL } from '../version.js';
 
 /**
  * `drydock scan … | head -3`: once the reader is gone, writes to stdout fail with EPIPE,
@@ -21,7 +21,14 @@ export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
 
 endQuietlyOnClosedPipe(process.stdout);
 endQuietlyOnClosedPipe(process.stderr);
-process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+const argv = process.argv.slice(2);
+if (argv[0] === '-v' || argv[0] === '--version') {
+  // answered here, as main() answers it, before the command tables are loaded: the start-up floor of every command
+  process.stdout.write(`${TOOL.name} ${TOOL.version}\n`);
+} else {
+  const { main } = await import('./main.js');
+  process.exitCode = await main(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+}
 exitOnceWritten();
 
 /**

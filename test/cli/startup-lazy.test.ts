@@ -197,13 +197,15 @@ describe('what the built CLI loads', () => {
     expect(REGISTRY_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual(REGISTRY_BUILTINS);
   });
 
-  it('--version loads the entry and the option tables, no dependency and no scanner', async () => {
+  it('--version loads the entry and the version alone: no option table, no dependency, no scanner', async () => {
     const r = await recorded(['--version'], work);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^drydock /);
     expect([...r.modules].filter((m) => m.startsWith('node_modules/'))).toEqual([]);
     expect(loaded(r.modules, 'shared/scan.ts')).toBe(false);
-    expect(loaded(r.modules, 'shared/cli/options.ts')).toBe(true);
+    // answered by the entry itself: not even the command tables are loaded
+    expect(loaded(r.modules, 'shared/cli/options.ts')).toBe(false);
+    expect(loaded(r.modules, 'shared/version.ts')).toBe(true);
     expect(NETWORK_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual([]);
   });
 
