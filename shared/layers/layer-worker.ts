@@ -20,7 +20,7 @@ import { candidateMatcher, pathMatcher } from './paths.js';
 import { TarError } from './tar-reader.js';
 import { walkLayer } from './walker.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, probeId, SIGNAL_HUNGRY, SIGNAL_ROOM, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, probeId, SIGNAL_HUNGRY, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
 /** Bytes copied out of the ring at a time: what one read of a local file takes too (see oci-layout.ts). */
 export const INBOX_READ_BYTES = 256 * 1024;
@@ -52,8 +52,8 @@ export class Inbox extends Readable {
     private readonly port: MessagePort,
     ring: SharedArrayBuffer,
     private readonly walk: number,
-    /** the flags shared with the pool (see LayerWorkerData.signals); tests may leave them out */
-    private readonly signals: Int32Array = new Int32Array(2),
+    /** the flag shared with the pool (see LayerWorkerData.signals); tests may leave it out */
+    private readonly signals: Int32Array = new Int32Array(1),
   ) {
     super({ highWaterMark: INBOX_READ_BYTES });
     this.ring = new Uint8Array(ring);
@@ -101,8 +101,11 @@ export class Inbox extends Readable {
           this.available -= n;
           this.unacked += n;
           Atomics.store(this.signals, SIGNAL_HUNGRY, 0);
-          // room is given back in batches, at once when the pool waits for it or the ring is empty
-          if (this.unacked >= ACK_BYTES || this.available === 0 || Atomics.load(this.signals, SIGNAL_ROOM) === 1) {
+          // Room is given back in batches of ACK_BYTES, and at once when the ring is empty. Not
+          // sooner when the pool waits for room: the ring is full then and this walk has its 4 MiB
+          // to take in (an answer per chunk, as a fast registry kept the pool waiting, cost ~60 ms
+          // of postMessage per layer here).
+          if (this.unacked >= ACK_BYTES || this.available === 0) {
             this.port.postMessage({ type: 'ack', walk: this.walk, bytes: this.unacked } satisfies FromWorker);
             this.unacked = 0;
           }

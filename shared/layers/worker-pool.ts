@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { DrydockError, toDrydockError, type ErrorContext } from '../errors.js';
 import type { ExtractEntry, LayerExtract } from './extract.js';
 import { youngGcEvery } from './young-gc.js';
-import { LAYER_WORKER_KIND, SIGNAL_HUNGRY, SIGNAL_ROOM, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
+import { LAYER_WORKER_KIND, SIGNAL_HUNGRY, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
 
 const load = createRequire(import.meta.url);
 
@@ -62,7 +62,7 @@ export class LayerWorkerPool {
 
   private spawn(): Worker {
     const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
-    const signals = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    const signals = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
     const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
     const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
@@ -180,9 +180,8 @@ export class LayerWorkerPool {
     const walk = this.walks++;
     const ring = this.rings.get(worker)!;
     const signals = this.signals.get(worker)!;
-    // a new walk: nobody waits yet (a failed walk may have left a flag set)
+    // a new walk: it waits for nothing yet (a failed walk may have left the flag set)
     Atomics.store(signals, SIGNAL_HUNGRY, 0);
-    Atomics.store(signals, SIGNAL_ROOM, 0);
     let settled = false;
     /** the worker answered for this layer (done or error): it is free for the next one */
     let answered = false;
@@ -265,10 +264,7 @@ export class LayerWorkerPool {
             if (inflight >= ring.length) {
               // the ring is full: the worker hears of what is in it, and the source waits for room
               tell();
-              // the worker acknowledges at once while this flag is up, instead of in batches
-              Atomics.store(signals, SIGNAL_ROOM, 1);
               while (!settled && inflight >= ring.length) await new Promise<void>((r) => (wake = r));
-              Atomics.store(signals, SIGNAL_ROOM, 0);
               wake = undefined;
               if (settled) break;
             }

@@ -16,17 +16,16 @@ export interface LayerWorkerData {
    */
   ring: SharedArrayBuffer;
   /**
-   * Two Int32 flags shared with the pool (SIGNAL_HUNGRY, SIGNAL_ROOM): who is waiting on whom. The
-   * messages that move the ring's bytes ('chunk', 'ack') are batched while nobody waits, and sent
-   * at once to a side that does: a few hundred messages for a layer instead of thousands.
+   * An Int32 flag shared with the pool (SIGNAL_HUNGRY): the walk waits for bytes. The messages
+   * that move the ring's bytes are batched ('chunk' per 512 KiB, 'ack' per 1 MiB or when the ring
+   * runs empty), and a 'chunk' is sent at once to a walk that waits: a few hundred messages for
+   * a layer instead of thousands.
    */
   signals: SharedArrayBuffer;
 }
 
 /** signals[SIGNAL_HUNGRY] is 1 while the worker's walk waits for bytes the ring does not hold. */
 export const SIGNAL_HUNGRY = 0;
-/** signals[SIGNAL_ROOM] is 1 while the pool waits for room in the ring (its reads of the source paused). */
-export const SIGNAL_ROOM = 1;
 
 /** What a worker needs to walk one layer as the plan says; plain data (functions are rebuilt in the worker). */
 export interface WorkerJob {
