@@ -226,21 +226,31 @@ export async function walkLayer(raw: Readable, opts: WalkOptions): Promise<Layer
     // after the end marker the decompressor is destroyed on purpose: only a limit or a real abort counts then
     if (!tarEnded || e instanceof DrydockError || opts.signal?.aborted) innerError ??= e;
   });
+  const take = (chunk: Buffer, cb: (e?: Error | null) => void): void => {
+    if (innerError !== undefined) return fatalInner(cb);
+    // after the end marker, or once the inner chain has failed, the rest is only hashed
+    if (tarEnded || decompressor.destroyed || decompressor.writableEnded) return cb();
+    if (decompressor.write(chunk)) return cb();
+    const resume = () => {
+      decompressor.off('drain', resume);
+      decompressor.off('close', resume);
+      if (innerError !== undefined) fatalInner(cb);
+      else cb();
+    };
+    decompressor.on('drain', resume);
+    decompressor.on('close', resume);
+  };
   const sink = new Writable({
     highWaterMark: 256 * 1024,
     write(chunk: Buffer, _enc, cb) {
-      if (innerError !== undefined) return fatalInner(cb);
-      // after the end marker, or once the inner chain has failed, the rest is only hashed
-      if (tarEnded || decompressor.destroyed || decompressor.writableEnded) return cb();
-      if (decompressor.write(chunk)) return cb();
-      const resume = () => {
-        decompressor.off('drain', resume);
-        decompressor.off('close', resume);
-        if (innerError !== undefined) fatalInner(cb);
-        else cb();
-      };
-      decompressor.on('drain', resume);
-      decompressor.on('close', resume);
+      take(chunk, cb);
+    },
+    // The chunks that came while the decompressor was busy go in as one write: a registry's
+    // body comes in socket reads of 64 KiB or less, and each write into zlib is a round trip to
+    // libuv's pool (four times as many writes as a file read in 256 KiB cost ~0.13 s of CPU for
+    // the bench image walked in one thread).
+    writev(chunks, cb) {
+      take(chunks.length === 1 ? (chunks[0]!.chunk as Buffer) : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
     },
     final(cb) {
       if (innerError === undefined && !tarEnded) decompressor.end();
