@@ -281,7 +281,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     for (const x of extracts) warnings.push(...x.issues);
     warnings.push(...view.issues, ...issues.map(catalogWarning));
     if (aKey) {
-      // kept as plain JSON before inventory() shares the objects; a cache write that failed is no part of the analysis
+      // a cache write that failed is no part of the analysis
       const snapshot: AnalysisSnapshot = {
         v: ANALYSIS_SNAPSHOT_VERSION,
         layers: reports.map((r) => ({ entries: r.entries, uncompressedBytes: r.uncompressedBytes })),
@@ -289,7 +289,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
         warnings: warnings.filter((w) => w.code !== 'CACHE_ERROR'),
       };
       if (distro) snapshot.distro = distro;
-      await opts.cache!.putAnalysis!(aKey, JSON.parse(JSON.stringify(snapshot)) as AnalysisSnapshot, signal).catch(() => undefined);
+      await opts.cache!.putAnalysis!(aKey, snapshot, signal).catch(() => undefined);
     }
     const inv = inventory(img, reports, distro, packages, warnings);
     if (collector) inv.policyData = collector.collect(view);

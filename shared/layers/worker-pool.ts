@@ -34,8 +34,8 @@ const NOTICE_BYTES = 512 * 1024;
 export class LayerWorkerPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
-  private readonly rings = new WeakMap<Worker, Uint8Array>();
-  private readonly signals = new WeakMap<Worker, Int32Array>();
+  /** each worker's ring and its hungry flag, shared with it (see LayerWorkerData) */
+  private readonly shared = new WeakMap<Worker, { ring: Uint8Array; signals: Int32Array }>();
   private closed = false;
   /** numbers the walks, so that a worker tells one walk's messages from an earlier one's */
   private walks = 0;
@@ -66,8 +66,7 @@ export class LayerWorkerPool {
     // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
     const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
     const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
-    this.rings.set(fresh, new Uint8Array(ring));
-    this.signals.set(fresh, new Int32Array(signals));
+    this.shared.set(fresh, { ring: new Uint8Array(ring), signals: new Int32Array(signals) });
     this.all.add(fresh);
     fresh.once('exit', () => {
       this.all.delete(fresh);
@@ -178,8 +177,7 @@ export class LayerWorkerPool {
     }
     worker.ref();
     const walk = this.walks++;
-    const ring = this.rings.get(worker)!;
-    const signals = this.signals.get(worker)!;
+    const { ring, signals } = this.shared.get(worker)!;
     // a new walk: it waits for nothing yet (a failed walk may have left the flag set)
     Atomics.store(signals, SIGNAL_HUNGRY, 0);
     let settled = false;

@@ -15,5 +15,6 @@ export interface LayerCache {
    * every layer again. As with extracts, an entry that cannot be read is a miss, never an error.
    */
   getAnalysis?(key: string, signal?: AbortSignal): Promise<unknown>;
+  /** `snapshot` is shared with the inventory the scan returns: an adapter serialises it before its first await, never keeps the object */
   putAnalysis?(key: string, snapshot: unknown, signal?: AbortSignal): Promise<void>;
 }
