@@ -248,11 +248,16 @@ function parseJws(envelope: Buffer): NotationParse {
   const chain: X509Certificate[] = [];
   for (const [i, c] of x5c.entries()) {
     if (typeof c !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(c) || Buffer.from(c, 'base64').toString('base64') !== c) return malformed(`x5c[${i}] is not canonical base64 DER`);
+    const der = Buffer.from(c, 'base64');
+    let cert: X509Certificate;
     try {
-      chain.push(new X509Certificate(Buffer.from(c, 'base64')));
+      cert = new X509Certificate(der);
     } catch {
       return malformed(`x5c[${i}] is not an X.509 certificate`);
     }
+    // OpenSSL reads one certificate and ignores what follows it: bytes after the DER are refused
+    if (!cert.raw.equals(der)) return malformed(`x5c[${i}] has ${der.length - cert.raw.length} bytes after its certificate`);
+    chain.push(cert);
   }
   const scheme = header[H.scheme];
   const expiry = header[H.expiry];

@@ -95,6 +95,17 @@ describe('hostile input', () => {
     );
   });
 
+  it("the x5c certificate's padding '=' turned into a data character (the DER gains a trailing byte): refused, not valid", () => {
+    // fast-check's counterexample [1669, 8] (seed 820685069): OpenSSL reads the certificate and ignores the byte after it
+    const e = Buffer.from(JWS);
+    const at = e.lastIndexOf('=');
+    expect(at).toBeGreaterThan(0);
+    e.writeUInt8(e.readUInt8(at) ^ 8, at);
+    const v = verifyNotationJws(e, JWS_SUBJECT, jwsTrust, NOW);
+    expect(v.status).not.toBe('valid');
+    expect(JSON.stringify(v)).toContain('bytes after its certificate');
+  });
+
   it('any byte of a COSE envelope changed: never throws', () => {
     const env = signNotationCose(chain, { digest: JWS_SUBJECT.digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 481 });
     fc.assert(
