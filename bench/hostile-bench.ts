@@ -3,7 +3,7 @@
  * limits: each built by test/support/hostile-corpus.ts (scale 'bench': 1 and 10 GiB zstd,
  * 10 GiB of zeros after a small tar in a gzip, 100 × 63 MiB lockfiles, 2,000 × 1 MiB link
  * names, 1.9M symlinks, 900k opaque markers, …), scanned by the built CLI
- * (`node bin/drydock.mjs scan`, fresh cache dir) in its own process, and measured: wall time
+ * (`node bin/drydock.cjs scan`, fresh cache dir) in its own process, and measured: wall time
  * and peak RSS (VmHWM of the process, polled from /proc every 20 ms).
  *
  * Targets (issue 14, "Done when"): every row ends with exit 0 or 3 within 60 s under 500 MB

@@ -16,7 +16,8 @@
  *               (DRYDOCK_LAYER_WORKERS=0) for comparison
  *   registry    the same image pushed to the Distribution registry on loopback, cold
  *   warm scan   the same scan again with the cache filled (whole command, and in-process)
- *   --version   `drydock --version`: the start-up floor of every command
+ *   --version   `drydock --version` (bin/drydock.cjs, the installed command): the start-up floor
+ *               of every command; whole commands run that launcher too, as a user's do
  * and a per-stage profile of the big image: CPU time in this process, every layer in this thread
  * one after another, each stage measured in the run that does it (stage-profile.ts: the layer
  * read's main thread split by the CPU profiler's call stacks — hash, inflate, tar, walk, stream
@@ -224,7 +225,8 @@ const pushed = {
 const registryRef = (name: 'big' | 'two') => `${registry.host}/bench/${name}@${pushed[name]}`;
 
 // ------------------------------------------------------------------ whole commands
-const CLI = 'dist/cli/drydock.mjs';
+/** the launcher npm installs as `drydock`: what a user runs */
+const CLI = 'bin/drydock.cjs';
 const scanArgs = (ref: string, ...more: string[]) => ['--import', './bench/rss-probe.mjs', CLI, 'scan', ref, '-q', '-o', 'json', ...more];
 type Name = 'big' | 'two';
 const r = {

@@ -47,7 +47,7 @@ try {
   }
   say(`drydock scan ${reference} ${extra.join(' ')}`);
   code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['bin/drydock.mjs', 'scan', reference, ...extra], {
+    const child = spawn(process.execPath, ['bin/drydock.cjs', 'scan', reference, ...extra], {
       stdio: 'inherit',
       env: { ...process.env, DRYDOCK_REGISTRY_HOST: registry.host, DRYDOCK_REGISTRY_USERNAME: 'demo', DRYDOCK_REGISTRY_PASSWORD: 'demo-password' },
     });

@@ -8,7 +8,7 @@
 //
 // dist/npm/
 //   package.json     name, version, description, license, type, bin, engines, files; no deps/scripts
-//   bin/drydock.mjs  the same launcher as the repo's
+//   bin/drydock.cjs  the same launcher as the repo's
 //   dist/cli/        drydock.mjs, the chunks it imports (followed from its import statements, so
 //                    stale chunks of earlier builds are left out), sql-wasm.wasm beside it
 //   README.md, LICENSE, docs/ (the README links to its pages)
@@ -65,7 +65,7 @@ for (const file of files) {
   copyFileSync(file, to);
 }
 mkdirSync(join(stage, 'bin'), { recursive: true });
-copyFileSync(join(root, 'bin/drydock.mjs'), join(stage, 'bin/drydock.mjs'));
+copyFileSync(join(root, 'bin/drydock.cjs'), join(stage, 'bin/drydock.cjs'));
 copyFileSync(join(root, 'README.md'), join(stage, 'README.md'));
 copyFileSync(join(root, 'LICENSE'), join(stage, 'LICENSE'));
 mkdirSync(join(stage, 'docs'), { recursive: true });
@@ -77,7 +77,7 @@ const manifest = {
   description: repoManifest.description,
   license: repoManifest.license,
   type: 'module',
-  bin: { drydock: 'bin/drydock.mjs' },
+  bin: { drydock: 'bin/drydock.cjs' },
   engines: repoManifest.engines,
   files: ['bin/', 'dist/cli/', 'docs/', 'README.md', 'LICENSE'],
   keywords: ['container', 'image', 'scanner', 'vulnerability', 'sbom', 'oci', 'ecr'],

@@ -8,7 +8,7 @@
  *
  * Not run (nothing here can): `uses:` actions (setup-node, cache, upload-sarif) and the
  * `npm install -g drydock-scan` steps: `drydock` on PATH is a shim exec'ing this repo's
- * bin/drydock.mjs instead.
+ * bin/drydock.cjs instead.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -12,7 +12,7 @@
  * auth) on 127.0.0.1: `clean` (lodash 4.17.21, USER 1000), `vuln` (lodash 4.17.20: GHSA high,
  * USER 1000) and `warn` (lodash 4.17.21 running as root: the default policy's WARN). Each
  * recipe's feeds-sync and scan commands run as written (test/ci/recipe-runners.ts interprets the
- * CI system around them) with `drydock` on PATH a shim exec'ing bin/drydock.mjs (the bundle);
+ * CI system around them) with `drydock` on PATH a shim exec'ing bin/drydock.cjs (the bundle);
  * `feeds sync` downloads from a local HTTP server standing in for OSV's bucket
  * (DRYDOCK_OSV_URL and DRYDOCK_ECOSYSTEM=npm in the environment, as a CI project would set
  * them), serving the real GHSA records of ../shared/fixtures/advisories/npm with `modified`

@@ -1,5 +1,5 @@
 /**
- * `drydock scan --base-images` (issue 19, items 3–4) through the built CLI (bin/drydock.mjs →
+ * `drydock scan --base-images` (issue 19, items 3–4) through the built CLI (bin/drydock.cjs →
  * dist/cli) against the real Distribution registry, with the repository's own Debian tracker and
  * npm advisory fixtures:
  *

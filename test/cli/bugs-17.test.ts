@@ -5,14 +5,14 @@
  * - `npm run drydock -- scan … -o json > f` wrote npm's banner ("> drydock@0.1.0 drydock")
  *   in front of the JSON. npm prints that banner on stdout before the script runs, so the
  *   script cannot take it back: the docs name `npm run -s drydock -- …` (or `node
- *   bin/drydock.mjs …`). Pinned here: no page documents the banner form, and the documented
+ *   bin/drydock.cjs …`). Pinned here: no page documents the banner form, and the documented
  *   forms give stdout that JSON.parse reads, on a real `-o json` scan.
  * - The policy table (renderPolicy in shared/report/table.ts) was as wide as its longest
  *   DETAIL (237 columns for a KEV rule): it now fits the terminal (its columns, else $COLUMNS,
  *   else 100), wrapping DETAIL and never cutting a gate, trigger, trigger id or action.
  *   Pinned at widths 80 and 200, on the renderer and on the shipped CLI.
  *
- * CLI runs use the shipped bin/drydock.mjs (bundled first) on an OCI layout this test builds.
+ * CLI runs use the shipped bin/drydock.cjs (bundled first) on an OCI layout this test builds.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -88,7 +88,7 @@ describe('npm run drydock: clean stdout as documented', () => {
   it('the banner form does print npm\'s banner on stdout (why -s is documented)', () => {
     const r = npm(['run', 'drydock', '--', '--version']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^\s*> drydock@[^\n]* drydock\n> node bin\/drydock\.mjs --version/);
+    expect(r.stdout).toMatch(/^\s*> drydock@[^\n]* drydock\n> node bin\/drydock\.cjs --version/);
   });
 
   it('`npm run -s drydock -- scan … -o json` writes JSON alone: JSON.parse reads stdout whole', () => {
@@ -100,7 +100,7 @@ describe('npm run drydock: clean stdout as documented', () => {
     expect(doc.results[0]!.packages.map((p) => p.name)).toEqual(['libc6', 'libssl3']);
   });
 
-  it('`node bin/drydock.mjs scan … -o json` (the README\'s form) writes JSON alone', () => {
+  it('`node bin/drydock.cjs scan … -o json` (the README\'s form) writes JSON alone', () => {
     const r = run(process.execPath, [DRYDOCK_BIN, 'scan', image, '-o', 'json', '-q', '--no-cache']);
     expect(r.status).toBe(0);
     expect((JSON.parse(r.stdout) as { schema: string }).schema).toBe('drydock.scan/v1');

@@ -1,5 +1,5 @@
 /**
- * drydock.yaml and DRYDOCK_* variables, through the built binary (bin/drydock.mjs → dist/cli):
+ * drydock.yaml and DRYDOCK_* variables, through the built binary (bin/drydock.cjs → dist/cli):
  * the esbuild bundle is what users run, and it once failed every command when a drydock.yaml
  * was present ("not valid YAML: parse is not a function": the bundled dynamic import of the
  * CommonJS `yaml` package had no named export). Precedence: command line over environment over

@@ -1,5 +1,5 @@
 /**
- * `drydock scan … | head -3` (issue 14): the shipped CLI (bin/drydock.mjs running the
+ * `drydock scan … | head -3` (issue 14): the shipped CLI (bin/drydock.cjs running the
  * bundle `npm run bundle` makes) on a real OCI layout whose report is far larger than a
  * pipe's buffer, piped by bash into `head -3`. Once head has its three lines and exits,
  * the CLI's writes fail with EPIPE: it must end quietly with the scan's own exit code

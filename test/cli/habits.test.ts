@@ -1,6 +1,6 @@
 /**
  * The habits users bring from Trivy and Grype (issue 17, item 3), through the built binary
- * (bin/drydock.mjs → dist/cli): `-f/--format`, several outputs in one run
+ * (bin/drydock.cjs → dist/cli): `-f/--format`, several outputs in one run
  * (`-o table -o sarif=file -o json=file`), `--output-file`, `--exit-code`, the `version`
  * command, "did you mean" with one usage line for a mistyped command or option, and shell
  * completion that bash really completes with.

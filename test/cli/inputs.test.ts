@@ -1,5 +1,5 @@
 /**
- * Inputs users already have (issue 17, item 2), through the shipped CLI (bin/drydock.mjs running
+ * Inputs users already have (issue 17, item 2), through the shipped CLI (bin/drydock.cjs running
  * the bundle `npm run bundle` makes) against a real registry: Debian's Distribution registry
  * with htpasswd auth, the image pushed by skopeo.
  *

@@ -1,5 +1,5 @@
 /**
- * No silent blind spots (issue 16 item 4), through the shipped CLI (bin/drydock.mjs running the
+ * No silent blind spots (issue 16 item 4), through the shipped CLI (bin/drydock.cjs running the
  * bundle `npm run bundle` makes): a CentOS Stream 9 image, for which Drydock reads no advisory
  * source, is named in a warning by every output (table, JSON, HTML) and fails any gate as
  * "advisory data missing" (exit 4), with or without advisories loaded.

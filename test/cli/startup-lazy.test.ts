@@ -125,7 +125,7 @@ let runs = 0;
 async function recorded(
   args: string[],
   cwd: string,
-  opts: { hooks?: boolean; cacheDir?: string; env?: Record<string, string> } = {},
+  opts: { hooks?: boolean; cacheDir?: string; env?: Record<string, string>; entry?: string } = {},
 ): Promise<{ code: number; out: string; err: string; modules: Set<string>; files: string[]; builtins: string[]; collators: number }> {
   const log = join(work, `loaded-${++runs}.txt`);
   const builtinsLog = join(work, `builtins-${runs}.json`);
@@ -133,7 +133,7 @@ async function recorded(
   const env = { PATH: process.env.PATH ?? '', HOME: work, DRYDOCK_CACHE_DIR: opts.cacheDir ?? join(work, 'cache'), DRYDOCK_TEST_LOADED: log, DRYDOCK_TEST_BUILTINS: builtinsLog, ...opts.env };
   const preloads = ['--import', join(work, 'builtins.mjs'), ...(opts.hooks === false ? [] : ['--import', join(work, 'record.mjs')])];
   const { code, out, err } = await new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...preloads, DRYDOCK_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...preloads, opts.entry ?? DRYDOCK_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -197,10 +197,29 @@ describe('what the built CLI loads', () => {
     expect(REGISTRY_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual(REGISTRY_BUILTINS);
   });
 
-  it('--version loads the entry and the version alone: no option table, no dependency, no scanner', async () => {
+  it('--version through the launcher (the `drydock` command) is answered before any bundle file or ES module loads', async () => {
     const r = await recorded(['--version'], work);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^drydock /);
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(r.out).toBe(`drydock ${pkg.version}\n`);
+    expect(r.files).toEqual([]);
+    expect([...r.modules]).toEqual([]);
+    expect(NETWORK_BUILTINS.filter((b) => r.builtins.includes(b))).toEqual([]);
+  });
+
+  it('the launcher\'s earlier name, bin/drydock.mjs, runs the same launcher', async () => {
+    const old = await recorded(['--version'], work, { entry: join(REPO_ROOT, 'bin', 'drydock.mjs') });
+    const launcher = await recorded(['--version'], work);
+    expect(old.code).toBe(0);
+    expect(old.out).toBe(launcher.out);
+    expect(old.files).toEqual([]);
+  });
+
+  it('--version of the bundle\'s entry (`node dist/cli/drydock.mjs`) loads the entry and the version alone, and says what the launcher says', async () => {
+    const r = await recorded(['--version'], work, { entry: join(REPO_ROOT, 'dist', 'cli', 'drydock.mjs') });
+    expect(r.code).toBe(0);
+    const launcher = await recorded(['--version'], work);
+    expect(r.out).toBe(launcher.out);
     expect([...r.modules].filter((m) => m.startsWith('node_modules/'))).toEqual([]);
     expect(loaded(r.modules, 'shared/scan.ts')).toBe(false);
     // answered by the entry itself: not even the command tables are loaded

@@ -1,5 +1,5 @@
 /**
- * `drydock scan --trust-policy` through the built binary (bin/drydock.mjs → dist/cli), against
+ * `drydock scan --trust-policy` through the built binary (bin/drydock.cjs → dist/cli), against
  * the local Distribution registry: a cosign signature made by the test's own P-256 key on the
  * `.sig` tag verifies; an unsigned image says so; a bundle with image_signature rules decides the
  * exit code (STOP on unsigned → 1, signed → 0); a trust policy with a local image is a usage

@@ -1,5 +1,5 @@
 /**
- * Issue 14's table, row by row, against the BUILT CLI (`node bin/drydock.mjs scan`, the
+ * Issue 14's table, row by row, against the BUILT CLI (`node bin/drydock.cjs scan`, the
  * bundle `npm run bundle` makes) the way a user runs it: each case is built by
  * test/support/hostile-corpus.ts as a real OCI layout / OCI archive / image behind a
  * loopback server or the local Distribution registry, scanned with a fresh cache dir, and must

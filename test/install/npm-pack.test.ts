@@ -62,20 +62,20 @@ describe('the npm package', () => {
     const { stdout } = await run('tar', ['-tzf', tgz]);
     const entries = stdout.toString().trim().split('\n').sort();
     expect(entries).toContain('package/package.json');
-    expect(entries).toContain('package/bin/drydock.mjs');
+    expect(entries).toContain('package/bin/drydock.cjs');
     expect(entries).toContain('package/dist/cli/drydock.mjs');
     expect(entries).toContain('package/dist/cli/sql-wasm.wasm');
     expect(entries).toContain('package/README.md');
     expect(entries).toContain('package/LICENSE');
     expect(entries.some((e) => e.startsWith('package/dist/cli/chunks/') && e.endsWith('.mjs'))).toBe(true);
     expect(entries).toContain('package/docs/scan.md');
-    const allowed = /^package\/(package\.json|README\.md|LICENSE|docs\/[\w-]+\.md|bin\/drydock\.mjs|dist\/cli\/(drydock\.mjs|layer-worker\.mjs|sql-wasm\.wasm|chunks\/[\w-]+\.mjs))$/;
+    const allowed = /^package\/(package\.json|README\.md|LICENSE|docs\/[\w-]+\.md|bin\/drydock\.cjs|dist\/cli\/(drydock\.mjs|layer-worker\.mjs|sql-wasm\.wasm|chunks\/[\w-]+\.mjs))$/;
     expect(entries.filter((e) => !allowed.test(e))).toEqual([]);
   });
 
   it('declares no dependencies and no scripts (the bundle holds them; nothing runs at install)', async () => {
     const manifest = JSON.parse(await readFile(join(app, 'node_modules/drydock-scan/package.json'), 'utf8')) as Record<string, unknown>;
-    expect(manifest).toMatchObject({ name: 'drydock-scan', bin: { drydock: 'bin/drydock.mjs' }, license: 'Apache-2.0', type: 'module' });
+    expect(manifest).toMatchObject({ name: 'drydock-scan', bin: { drydock: 'bin/drydock.cjs' }, license: 'Apache-2.0', type: 'module' });
     for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'scripts', 'private']) {
       expect(manifest[field], field).toBeUndefined();
     }

@@ -1,6 +1,6 @@
 /**
  * Issue 16, "Done when": an Amazon Linux 2023 image built here, pushed to the local
- * Distribution registry (htpasswd auth) and scanned by the shipped CLI (bin/drydock.mjs, the
+ * Distribution registry (htpasswd auth) and scanned by the shipped CLI (bin/drydock.cjs, the
  * bundle `npm run bundle` makes) with the real ALAS records as --advisories: the ALAS findings
  * and a --fail-on verdict. Beside it a CentOS Stream 9 image in the same registry: the
  * "no advisory source" warning, and any gate fails closed (exit 4).

@@ -1,5 +1,5 @@
 /**
- * The layer workers as they ship (issue 18): the BUILT CLI (bin/drydock.mjs running the bundle
+ * The layer workers as they ship (issue 18): the BUILT CLI (bin/drydock.cjs running the bundle
  * `npm run bundle` makes) walks the layers of a multi-layer OCI layout in worker threads started
  * from dist/cli/layer-worker.mjs, and prints the same inventory as with the workers switched off
  * (DRYDOCK_LAYER_WORKERS=0, every layer in the main thread). DRYDOCK_DEBUG=1 makes the scan say,

@@ -21,7 +21,7 @@ import { OS_RELEASE_12, stanza, statusFile } from '../integration/helpers.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { buildImage } from '../support/image-builder.js';
 
-const BIN = fileURLToPath(new URL('../../bin/drydock.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/drydock.cjs', import.meta.url));
 const SCHEMAS = join(SHARED_FIXTURES, 'schemas');
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv | Ajv2019) => unknown;
 

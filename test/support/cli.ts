@@ -22,7 +22,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, op
 }
 
 /**
- * The built CLI (bin/drydock.mjs → dist/cli, or $DRYDOCK_CLI) as a user runs it, in a child
+ * The built CLI (bin/drydock.cjs → dist/cli, or $DRYDOCK_CLI) as a user runs it, in a child
  * process: exactly `env` (nothing of the caller's is added), `stdin` piped in then closed, killed
  * after `timeoutMs`. Call ensureBuiltCli() (hostile-corpus.ts) first, once per file.
  */

@@ -2,7 +2,7 @@
  * The hostile corpus of issue 14: each class of input from the issue's table built as a real
  * input (OCI layout, OCI archive, an image behind a loopback HTTP server or the local
  * Distribution registry), scaled so that the scanner's bound trips quickly, not the machine,
- * plus the harness that runs the BUILT CLI on it as a user would (`node bin/drydock.mjs scan`),
+ * plus the harness that runs the BUILT CLI on it as a user would (`node bin/drydock.cjs scan`),
  * with a per-case timeout, a peak-RSS cap (VmHWM polled from /proc) and a snapshot of the
  * case's directory tree (nothing may be written outside the cache dir).
  *
@@ -31,7 +31,7 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The shipped launcher (runs dist/cli/drydock.mjs, made by `npm run bundle`). */
-export const DRYDOCK_BIN = process.env.DRYDOCK_CLI ? resolve(process.env.DRYDOCK_CLI) : join(REPO_ROOT, 'bin', 'drydock.mjs');
+export const DRYDOCK_BIN = process.env.DRYDOCK_CLI ? resolve(process.env.DRYDOCK_CLI) : join(REPO_ROOT, 'bin', 'drydock.cjs');
 
 let bundled: Promise<void> | undefined;
 
@@ -1019,7 +1019,7 @@ export interface DrydockRun {
 }
 
 /**
- * `node bin/drydock.mjs <args>` (or `… | head -N` in bash), killed after `timeoutMs` or when
+ * `node bin/drydock.cjs <args>` (or `… | head -N` in bash), killed after `timeoutMs` or when
  * its peak RSS passes `rssCap`. stdout is kept up to 4 MiB.
  */
 export async function runDrydock(
