@@ -9,7 +9,7 @@ import { layerCacheKey } from './layers/cache-codec.js';
 import { DEFAULT_LIMITS, ImageBudget, type LayerExtract, type LayerLimits } from './layers/extract.js';
 import { candidateMatcher, pathMatcher } from './layers/paths.js';
 import { SquashedView } from './layers/squash.js';
-import { debugLayer, debugLine, LayerWorkerPool, layerWorkerScript, workerCount } from './layers/worker-pool.js';
+import { debugLayer, debugLine, EarlyWorker, LayerWorkerPool, layerWorkerScript, workerCount } from './layers/worker-pool.js';
 import { probeId, type WorkerJob } from './layers/worker-protocol.js';
 import type { ImageSource } from './ports/image-source.js';
 import type { LayerCache } from './ports/layer-cache.js';
@@ -202,6 +202,23 @@ export async function readLayer(
 
 export async function scanImage(source: ImageSource, image: string, opts: ScanOptions = {}): Promise<ImageInventory[]> {
   const plan = scanPlan(opts);
+  // From a registry, a layer worker boots while the manifests and config are fetched (the first
+  // pool takes it; it is ended unused when the image needs none): only where a scan of two
+  // layers would have one at all (DRYDOCK_LAYER_WORKERS, the cores).
+  const early = !opts.resolved && source.remote && plan.portable && workerCount(2, opts.concurrency ?? 2) > 0 ? await startEarlyWorker() : undefined;
+  try {
+    return await scanResolved(source, image, opts, plan, early);
+  } finally {
+    early?.end();
+  }
+}
+
+async function startEarlyWorker(): Promise<EarlyWorker | undefined> {
+  const script = await layerWorkerScript();
+  return script ? new EarlyWorker(script) : undefined;
+}
+
+async function scanResolved(source: ImageSource, image: string, opts: ScanOptions, plan: ScanPlan, early: EarlyWorker | undefined): Promise<ImageInventory[]> {
   const { limits, list, collector } = plan;
   const resolved = opts.resolved ?? (await resolveImages(source, image, { platform: opts.platform, maxLayers: limits.maxLayers, signal: opts.signal }));
   // The first failing layer stops the others: their partial work would be thrown away.
@@ -237,7 +254,7 @@ export async function scanImage(source: ImageSource, image: string, opts: ScanOp
     // worker threads for the layers read at once, as many as workerCount allows (by default one less than the cores)
     const threads = plan.portable ? workerCount(img.layers.length, concurrency) : 0;
     const script = threads ? await layerWorkerScript() : undefined;
-    const pool = script ? new LayerWorkerPool(threads, script) : undefined;
+    const pool = script ? new LayerWorkerPool(threads, script, early) : undefined;
     if (threads && !script) debugLine(`no layer-worker.mjs beside this bundle: the ${img.layers.length} layers are walked in the main thread`);
     // largest layers first: the longest walks start at once (and the first one in a worker),
     // so the small ones fill in beside them instead of leaving one thread with the big one at the end

@@ -593,6 +593,7 @@ export class RegistryClient {
 /** An ImageSource over a registry, for one image reference. */
 export class RegistrySource implements ImageSource {
   readonly name: string;
+  readonly remote = true;
   readonly client: RegistryClient;
 
   /**

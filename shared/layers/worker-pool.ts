@@ -44,6 +44,8 @@ export class LayerWorkerPool {
     /** threads at most (the scan's concurrency bounds the layers read at once anyway) */
     readonly size: number,
     private readonly script: URL,
+    /** a worker already started for this scan: the first one the pool needs */
+    private readonly early?: EarlyWorker,
   ) {}
 
   /** Layers walked so far in workers (for tests and the bench). */
@@ -61,12 +63,12 @@ export class LayerWorkerPool {
   }
 
   private spawn(): Worker {
-    const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
-    const signals = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-    // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
-    const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
-    const fresh = new WorkerThread(this.script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
-    this.shared.set(fresh, { ring: new Uint8Array(ring), signals: new Int32Array(signals) });
+    // a worker started before the image was known (EarlyWorker) is taken first, unless it has already ended
+    let thread = this.early?.take(this.script);
+    if (thread && thread.worker.threadId < 0) thread = undefined;
+    thread ??= startThread(this.script);
+    const fresh = thread.worker;
+    this.shared.set(fresh, { ring: thread.ring, signals: thread.signals });
     this.all.add(fresh);
     fresh.once('exit', () => {
       this.all.delete(fresh);
@@ -303,6 +305,64 @@ export class LayerWorkerPool {
       this.inFlight -= inflight;
       this.release(worker, answered);
     }
+  }
+}
+
+interface Thread {
+  worker: Worker;
+  ring: Uint8Array;
+  signals: Int32Array;
+}
+
+/** A layer worker thread with its ring and hungry flag (see LayerWorkerData). */
+function startThread(script: URL): Thread {
+  const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
+  const signals = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+  // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
+  const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
+  const worker = new WorkerThread(script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
+  // A worker that fails while no walk listens (idle, or booting) must not take the process with
+  // it: an 'error' event nobody listens to is thrown. Its walks listen for their own.
+  worker.on('error', () => undefined);
+  return { worker, ring: new Uint8Array(ring), signals: new Int32Array(signals) };
+}
+
+/**
+ * A layer worker started before the scan knows its image, for a source whose manifests and
+ * config come over the network (a registry): the thread boots (~80 ms here) during those round
+ * trips instead of after them. The first pool that spawns a worker takes it (take); a scan that
+ * needs none (one layer, served from the cache) ends it (end). It holds no event loop open.
+ */
+export class EarlyWorker {
+  private thread: Thread | undefined;
+
+  constructor(private readonly script: URL) {
+    this.thread = startThread(script);
+    this.thread.worker.unref();
+  }
+
+  /** The thread, to the first pool of the same worker script that asks; undefined after. */
+  take(script: URL): Thread | undefined {
+    if (!this.thread || script.href !== this.script.href) return undefined;
+    const t = this.thread;
+    this.thread = undefined;
+    this.wasTaken = true;
+    return t;
+  }
+
+  private wasTaken = false;
+
+  /** Ends the thread unless a pool took it. */
+  end(): void {
+    const t = this.thread;
+    this.thread = undefined;
+    // its exit code is of no interest: it walked nothing
+    t?.worker.terminate().catch(() => undefined);
+  }
+
+  /** Whether a pool took the thread (tests). */
+  get taken(): boolean {
+    return this.wasTaken;
   }
 }
 

@@ -9,6 +9,11 @@ import type { Descriptor, FetchedManifest } from '../image/types.js';
 export interface ImageSource {
   /** For messages: "registry 127.0.0.1:5000/app:1.0", "oci-archive /tmp/x.tar", ... */
   readonly name: string;
+  /**
+   * The bytes come over a network (a registry): the scan then starts a layer worker while the
+   * manifests and config are fetched, instead of after (see EarlyWorker in layers/worker-pool.ts).
+   */
+  readonly remote?: boolean;
   /** The manifest or index the user's reference points at. */
   rootManifest(signal?: AbortSignal): Promise<FetchedManifest>;
   /** A child manifest of an index, by digest (the source verifies the digest). */

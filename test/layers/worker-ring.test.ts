@@ -20,7 +20,7 @@ import { MediaType } from '../../shared/image/media-types.js';
 import { openSource } from '../../shared/image/open.js';
 import type { LayerLimits } from '../../shared/layers/extract.js';
 import { Inbox, INBOX_READ_BYTES } from '../../shared/layers/layer-worker.js';
-import { LayerWorkerPool, layerWorkerScript, WORKER_WINDOW_BYTES } from '../../shared/layers/worker-pool.js';
+import { EarlyWorker, LayerWorkerPool, layerWorkerScript, WORKER_WINDOW_BYTES } from '../../shared/layers/worker-pool.js';
 import { SIGNAL_HUNGRY, type FromWorker, type WorkerJob } from '../../shared/layers/worker-protocol.js';
 import { scanImage, scanPlan } from '../../shared/scan.js';
 import { DEBIAN_OS_RELEASE, tarEnd, tarFile } from '../support/hostile-layers.js';
@@ -168,6 +168,76 @@ describe('a registry scan: its blob streams go through the ring', () => {
       await rm(work, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('a registry scan starts its layer worker while the manifests are fetched (EarlyWorker)', () => {
+  it('two layers: the pool takes the early worker and walks a layer in it; one layer: it is ended unused; an OCI layout starts none', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'drydock-early-worker-'));
+    const registry = await startRegistry();
+    const made: EarlyWorker[] = [];
+    const taken: boolean[] = [];
+    const take = vi.spyOn(EarlyWorker.prototype, 'take');
+    const realEnd = EarlyWorker.prototype.end;
+    const end = vi.spyOn(EarlyWorker.prototype, 'end').mockImplementation(function (this: EarlyWorker) {
+      made.push(this);
+      taken.push(this.taken);
+      realEnd.call(this);
+    });
+    vi.stubEnv('DRYDOCK_LAYER_WORKERS', '1');
+    try {
+      const two = join(work, 'two');
+      await buildImage(two, {
+        tag: 'v1',
+        layers: [
+          { files: [{ path: 'etc/os-release', content: DEBIAN_OS_RELEASE }, { path: 'srv/filler.bin', content: randomBytes(MiB) }], compression: 'gzip' },
+          { files: [{ path: 'var/lib/dpkg/status', content: 'Package: a\nStatus: install ok installed\nVersion: 1\n' }], compression: 'gzip' },
+        ],
+      });
+      const one = join(work, 'one');
+      await buildImage(one, { tag: 'v1', layers: [{ files: [{ path: 'etc/os-release', content: DEBIAN_OS_RELEASE }], compression: 'gzip' }] });
+      await pushToRegistry(two, 'v1', { host: registry.host }, 'test/early-two:1');
+      await pushToRegistry(one, 'v1', { host: registry.host }, 'test/early-one:1');
+
+      const twoRef = `${registry.host}/test/early-two:1`;
+      const [inv] = await scanImage(await openSource(twoRef), twoRef);
+      expect(inv!.packages.map((p) => p.name)).toEqual(['a']);
+      expect(made).toHaveLength(1);
+      expect(taken).toEqual([true]);
+      // the thread it handed over was a live one (the pool walked a layer in it)
+      expect(take.mock.results.some((r) => r.type === 'return' && r.value !== undefined)).toBe(true);
+
+      const oneRef = `${registry.host}/test/early-one:1`;
+      const [single] = await scanImage(await openSource(oneRef), oneRef);
+      expect(single!.distro?.id).toBe('debian');
+      expect(made).toHaveLength(2);
+      expect(taken).toEqual([true, false]);
+
+      // the control: an OCI layout is no remote source, and starts no early worker
+      const [local] = await scanImage(await openSource(`oci:${two}:v1`), `oci:${two}:v1`);
+      expect(local!.packages.map((p) => p.name)).toEqual(['a']);
+      expect(made).toHaveLength(2);
+    } finally {
+      take.mockRestore();
+      end.mockRestore();
+      vi.unstubAllEnvs();
+      await registry.stop();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('an early worker that ended before a pool took it is replaced by a fresh one: the layer is walked all the same', async () => {
+    const script = (await layerWorkerScript())!;
+    const early = new EarlyWorker(script);
+    const thread = (early as unknown as { thread: { worker: { terminate(): Promise<number>; threadId: number } } }).thread;
+    await thread.worker.terminate();
+    expect(thread.worker.threadId).toBeLessThan(0);
+    pool = new LayerWorkerPool(1, script, early);
+    const { blob, job } = layer(64 * 1024);
+    const x = await pool.walk(Readable.from([blob]), job());
+    expect(x.stats.uncompressedBytes).toBe(blob.length);
+    expect(early.taken).toBe(true);
+    expect(pool.walked).toBe(1);
+  }, 60_000);
 });
 
 describe('Inbox: the worker copies bytes out of the ring only as the walk reads them', () => {
