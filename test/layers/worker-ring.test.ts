@@ -9,10 +9,11 @@
  * `npm run bundle` ships it) and a real MessageChannel for the Inbox.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DrydockError } from '../../shared/errors.js';
@@ -224,6 +225,23 @@ describe('a registry scan starts its layer worker while the manifests are fetche
       await rm(work, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('a worker that fails as it boots, with no walk listening, is no uncaught error (vitest fails a run on one)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'drydock-early-boom-'));
+    try {
+      const script = join(dir, 'boom.mjs');
+      await writeFile(script, "throw new Error('the worker failed as it loaded');\n");
+      const early = new EarlyWorker(pathToFileURL(script));
+      const thread = (early as unknown as { thread: { worker: import('node:worker_threads').Worker } }).thread;
+      const code = await new Promise<number>((r) => thread.worker.once('exit', r));
+      expect(code).toBe(1);
+      // a pool handed this dead thread starts a fresh one instead (see the next test)
+      expect(thread.worker.threadId).toBeLessThan(0);
+      early.end();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('an early worker that ended before a pool took it is replaced by a fresh one: the layer is walked all the same', async () => {
     const script = (await layerWorkerScript())!;
