@@ -4,10 +4,11 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 /**
  * The registry client's HTTP transport: Node's http/https modules behind the part of fetch's
  * interface the client uses (GET and HEAD, request headers, a signal, redirects returned, not
- * followed). The answer has the Response fields the client reads (status, statusText, ok, and
- * headers.get), and its body is kept as the IncomingMessage it arrived on (nodeBodyOf), read without a web stream: fetch's web-stream
- * body costs about twice the CPU per byte of a layer (0.7–0.9 s against 0.35 s for the bench
- * image's 125 MB here), on the thread that also hands the bytes to the layer workers.
+ * followed). The answer has the Response fields the client reads (status, statusText, ok and
+ * headers.get), and its body is kept as the IncomingMessage it arrived on (nodeBodyOf), read
+ * without a web stream: fetch's web-stream body costs about twice the CPU per byte of a layer
+ * (0.7–0.9 s against 0.35 s for the bench image's 125 MB here), on the thread that also hands
+ * the bytes to the layer workers.
  *
  * What differs from fetch, on purpose: no Accept-Encoding is sent and no body is decoded (a
  * registry's blob is stored bytes; an encoded answer fails its digest or its JSON parse, never
