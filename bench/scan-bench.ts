@@ -8,7 +8,8 @@
  *   two    the same rootfs and the first application layer only: 2 layers, the big one ≥ 70 %
  *          of the bytes (made here from the big image's blobs, hard-linked)
  *   small  the rootfs layer alone: with `big`, shows peak memory does not grow with image size
- * Measured, each command in its own process, page cache warmed first, medians of BENCH_RUNS (3):
+ * Measured, each command in its own process, page cache warmed first, medians of BENCH_RUNS (5:
+ * on a shared 2-core machine one run of a scan varies by ±5–10 %, and the targets are ratios):
  *   floor       Node's own zlib gunzip of the image's blobs to nowhere, one after another
  *               (bench/gunzip-floor.mjs), measured in the same run as the scans it is compared to
  *   cold scan   `drydock scan oci:` with an empty layer cache (digest verified, tar walked,
@@ -47,7 +48,7 @@ import { BENCH_LAYOUT as LAYOUT, BENCH_ROOT as ROOT, benchImage as image } from 
 import { costReport } from './cost.js';
 import { profileStages, type Classifier, type StageRun } from './stage-profile.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 interface Timed {
