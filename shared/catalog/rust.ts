@@ -6,10 +6,10 @@
  * second byte) and keeps the one stream whose first inflated bytes are `{"packages":[`.
  * A few dozen candidates per megabyte, each a 64-byte trial inflate.
  */
-import { createRequire } from 'node:module';
 import { PackageURL } from 'packageurl-js';
 import type { CatalogResult, Cataloger, ContentProbe, FileView, Package, ProbeReader, ViewFile } from './types.js';
 import { parseJsonBounded } from './json.js';
+import { builtin } from '../builtin.js';
 
 const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const JSON_START = Buffer.from('{"packages":[');
@@ -19,13 +19,8 @@ const TRIAL = 64;
 const MAX_COMPRESSED = 8 * 1024 * 1024;
 const ZLIB_FLG = new Set([0x01, 0x5e, 0x9c, 0xda]);
 
-/**
- * node:zlib, loaded when a probe first inflates (a layer walk), not with the catalogers: a scan
- * from the layer cache walks nothing (issue 18, start-up). A built-in resolves the same from a
- * bundle's chunk, the sources or a Lambda bundle, so a require made here finds it.
- */
-let zlib: typeof import('node:zlib') | undefined;
-const loadZlib = (): typeof import('node:zlib') => (zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+/** node:zlib, loaded when a probe first inflates (a layer walk), not with the catalogers: a scan from the layer cache walks nothing. */
+const loadZlib = () => builtin<typeof import('node:zlib')>('node:zlib');
 
 class AuditableReader implements ProbeReader {
   private head = Buffer.alloc(0);

@@ -34,15 +34,21 @@ export function whiteoutOf(path: string): { opaqueDir: string } | { removed: str
 export function pathMatcher(needs: PathNeeds): (path: string) => boolean {
   const exact = new Set((needs.exact ?? []).map(normalizeEntryPath));
   const basenames = new Set(needs.basenames ?? []);
-  const glob = lazyGlob([...(needs.globs ?? [])]);
-  return (path) => exact.has(path) || basenames.has(posix.basename(path)) || (glob !== undefined && glob(path));
+  const globs = [...(needs.globs ?? [])];
+  const glob = lazyGlob(() => globs);
+  return (path) => exact.has(path) || basenames.has(posix.basename(path)) || glob(path);
 }
 
-/** picomatch(globs, { dot: true }), compiled on its first call; undefined for no globs. */
-function lazyGlob(globs: string[]): ((path: string) => boolean) | undefined {
-  if (globs.length === 0) return undefined;
+/** A test of picomatch(globs(), { dot: true }), the globs made and compiled on its first call (false for none). */
+function lazyGlob(globs: () => string[]): (path: string) => boolean {
   let compiled: ((path: string) => boolean) | undefined;
-  return (path) => (compiled ??= picomatch(globs, { dot: true }))(path);
+  return (path) => {
+    if (!compiled) {
+      const list = globs();
+      compiled = list.length ? picomatch(list, { dot: true }) : () => false;
+    }
+    return compiled(path);
+  };
 }
 
 /**
@@ -59,8 +65,7 @@ export function candidateMatcher(needs: PathNeeds): (path: string) => boolean {
   const names = new Set((needs.exact ?? []).map((p) => posix.basename(normalizeEntryPath(p))).filter((n) => n && n !== '/'));
   // the relaxed globs, made and compiled on the first path that gets to them (see pathMatcher)
   const globs = [...(needs.globs ?? [])];
-  let glob: ((path: string) => boolean) | undefined | null;
-  const relaxedGlob = () => {
+  const glob = lazyGlob(() => {
     const relaxed: string[] = [];
     for (const g of globs) {
       const { base, glob } = picomatch.scan(g);
@@ -68,13 +73,9 @@ export function candidateMatcher(needs: PathNeeds): (path: string) => boolean {
       const last = posix.basename(base);
       if (last) relaxed.push(`**/${last}/${glob}`);
     }
-    return relaxed.length ? picomatch(relaxed, { dot: true }) : null;
-  };
-  return (path) => {
-    if (names.has(posix.basename(path))) return true;
-    glob ??= relaxedGlob();
-    return glob !== null && glob(path);
-  };
+    return relaxed;
+  });
+  return (path) => names.has(posix.basename(path)) || glob(path);
 }
 
 /** Symlink hops allowed while resolving one path (Linux's own limit is 40). */

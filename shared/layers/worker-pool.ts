@@ -3,14 +3,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
+import { builtin } from '../builtin.js';
 import { DrydockError, toDrydockError, type ErrorContext } from '../errors.js';
 import type { ExtractEntry, LayerExtract } from './extract.js';
 import { youngGcEvery } from './young-gc.js';
 import { LAYER_WORKER_KIND, SIGNAL_HUNGRY, type FileRange, type FromWorker, type LayerWorkerData, type ToWorker, type WorkerError, type WorkerJob } from './worker-protocol.js';
-
-const load = createRequire(import.meta.url);
 
 /**
  * Bytes of a streamed blob written for a worker but not yet taken in by its walk: the size of
@@ -64,9 +62,7 @@ export class LayerWorkerPool {
 
   private spawn(): Worker {
     // a worker started before the image was known (EarlyWorker) is taken first, unless it has already ended
-    let thread = this.early?.take(this.script);
-    if (thread && thread.worker.threadId < 0) thread = undefined;
-    thread ??= startThread(this.script);
+    const thread = this.early?.take(this.script) ?? startThread(this.script);
     const fresh = thread.worker;
     this.shared.set(fresh, { ring: thread.ring, signals: thread.signals });
     this.all.add(fresh);
@@ -118,9 +114,9 @@ export class LayerWorkerPool {
     // the worker starts now, so that it boots (~80 ms here) while the blob is being opened (a
     // registry's round trips, ECR's redirect to S3) instead of after
     if (this.idle.length === 0 && this.all.size < this.size) {
-      const early = this.spawn();
-      early.unref();
-      this.idle.push(early);
+      const booting = this.spawn();
+      booting.unref();
+      this.idle.push(booting);
     }
     this.reserved++;
     let taken = false;
@@ -319,7 +315,7 @@ function startThread(script: URL): Thread {
   const ring = new SharedArrayBuffer(WORKER_WINDOW_BYTES);
   const signals = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   // node:worker_threads is loaded with the first worker: a scan served from the layer cache starts none
-  const { Worker: WorkerThread } = load('node:worker_threads') as typeof import('node:worker_threads');
+  const { Worker: WorkerThread } = builtin<typeof import('node:worker_threads')>('node:worker_threads');
   const worker = new WorkerThread(script, { workerData: { kind: LAYER_WORKER_KIND, ring, signals } satisfies LayerWorkerData });
   // A worker that fails while no walk listens (idle, or booting) must not take the process with
   // it: an 'error' event nobody listens to is thrown. Its walks listen for their own.
@@ -335,22 +331,24 @@ function startThread(script: URL): Thread {
  */
 export class EarlyWorker {
   private thread: Thread | undefined;
+  private wasTaken = false;
 
   constructor(private readonly script: URL) {
     this.thread = startThread(script);
     this.thread.worker.unref();
   }
 
-  /** The thread, to the first pool of the same worker script that asks; undefined after. */
+  /**
+   * The thread, to the first pool of the same worker script that asks; undefined after, and
+   * when the thread has already ended (the pool then starts a fresh one).
+   */
   take(script: URL): Thread | undefined {
     if (!this.thread || script.href !== this.script.href) return undefined;
     const t = this.thread;
     this.thread = undefined;
     this.wasTaken = true;
-    return t;
+    return t.worker.threadId < 0 ? undefined : t;
   }
-
-  private wasTaken = false;
 
   /** Ends the thread unless a pool took it. */
   end(): void {

@@ -10,11 +10,8 @@
  * jest-leak-detector takes it: the flag is set for one new context and cleared again, so no
  * other code sees a `gc` global. Where that fails, nothing changes but memory.
  */
-import { createRequire } from 'node:module';
+import { builtin } from '../builtin.js';
 
-// node:v8 and node:vm are loaded when the first collector is made, by a scan that streams a
-// layer: a scan served from the layer cache does not load them (start-up)
-const load = createRequire(import.meta.url);
 
 /** Bytes streamed between two collections. */
 export const GC_EVERY_BYTES = 1024 * 1024;
@@ -23,8 +20,9 @@ let taken: (() => void) | null | undefined;
 
 function minorGc(): (() => void) | null {
   try {
-    const { setFlagsFromString } = load('node:v8') as typeof import('node:v8');
-    const { runInNewContext } = load('node:vm') as typeof import('node:vm');
+    // node:v8 and node:vm are loaded when the first collector is made, by a scan that streams a layer
+    const { setFlagsFromString } = builtin<typeof import('node:v8')>('node:v8');
+    const { runInNewContext } = builtin<typeof import('node:vm')>('node:vm');
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
     setFlagsFromString('--no-expose-gc');

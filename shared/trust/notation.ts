@@ -247,8 +247,9 @@ function parseJws(envelope: Buffer): NotationParse {
   }
   const chain: X509Certificate[] = [];
   for (const [i, c] of x5c.entries()) {
-    if (typeof c !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(c) || Buffer.from(c, 'base64').toString('base64') !== c) return malformed(`x5c[${i}] is not canonical base64 DER`);
+    if (typeof c !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(c)) return malformed(`x5c[${i}] is not canonical base64 DER`);
     const der = Buffer.from(c, 'base64');
+    if (der.toString('base64') !== c) return malformed(`x5c[${i}] is not canonical base64 DER`);
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(der);

@@ -52,28 +52,28 @@ export class DirLayerCache implements LayerCache {
   async putAnalysis(key: string, snapshot: unknown): Promise<void> {
     const text = JSON.stringify(snapshot);
     if (Buffer.byteLength(text) > MAX_ANALYSIS_BYTES) return;
-    const file = this.analysisFile(key);
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    try {
-      await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-      await writeFile(tmp, text);
-      await rename(tmp, file);
-    } catch {
-      // only speed is lost: the layers' extracts are cached (and their write failures reported)
-      await rm(tmp, { force: true });
-    }
+    // a failure loses only speed: the layers' extracts are cached (and their write failures reported)
+    await this.write(key, this.analysisFile(key), text).catch(() => undefined);
   }
 
   async put(key: string, extract: LayerExtract): Promise<void> {
-    const file = this.file(key);
+    try {
+      await this.write(key, this.file(key), encodeExtract(extract));
+    } catch (e) {
+      throw new DrydockError('CACHE_ERROR', `cannot write the layer cache in ${this.dir}: ${(e as Error).message}`, { cause: e, context: { layer: extract.digest } });
+    }
+  }
+
+  /** `data` into `file` (in the key's subdirectory) through a temporary file renamed over it: a reader never sees half an entry. */
+  private async write(key: string, file: string, data: string | Uint8Array): Promise<void> {
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     try {
       await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-      await writeFile(tmp, encodeExtract(extract));
+      await writeFile(tmp, data);
       await rename(tmp, file);
     } catch (e) {
       await rm(tmp, { force: true });
-      throw new DrydockError('CACHE_ERROR', `cannot write the layer cache in ${this.dir}: ${(e as Error).message}`, { cause: e, context: { layer: extract.digest } });
+      throw e;
     }
   }
 }
