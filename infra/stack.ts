@@ -243,7 +243,7 @@ export class DrydockStack extends Stack {
       memorySize: 3008,
       reservedConcurrency: reserved(settings.analyzerConcurrency),
       sqlWasm: true,
-      // layer-worker.mjs beside the bundle: the analyzer walks layers in a worker thread beside its own (2 vCPU at 3008 MB)
+      // layer-worker.mjs beside the bundle: used with more than 2 vCPUs (more memory) or DRYDOCK_LAYER_WORKERS; at 3008 MB (2 vCPU) the layers are walked in the main thread, zlib inflating on libuv's pool (see workerCount)
       layerWorker: true,
       environment: {
         DRYDOCK_IMAGES_TABLE: tables.images.tableName,

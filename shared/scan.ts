@@ -251,7 +251,7 @@ async function scanResolved(source: ImageSource, image: string, opts: ScanOption
     // the image's totals (bytes, entries, kept bytes, symlinks), shared by the layers read at once
     const budget = new ImageBudget(limits);
     const concurrency = opts.concurrency ?? 2;
-    // worker threads for the layers read at once, as many as workerCount allows (by default one less than the cores)
+    // worker threads for the layers read at once, as many as workerCount allows (by default one less than the cores, none on 2)
     const threads = plan.portable ? workerCount(img.layers.length, concurrency) : 0;
     const script = threads ? await layerWorkerScript() : undefined;
     const pool = script ? new LayerWorkerPool(threads, script, early) : undefined;

@@ -75,7 +75,7 @@ export function createDecompressor(compression: Compression, opts: DecompressOpt
   switch (compression) {
     case 'gzip':
       // Several gzip members in a row are valid (pigz, some builders); zlib reads them all.
-      return zlib.createGunzip({ chunkSize: 128 * 1024 });
+      return zlib.createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
     case 'zstd': {
       // The guard checks every frame's window before a decoder sees it and hands the decoder
       // one block at a time (a block decodes to at most 128 KiB): the same limits and the same
@@ -92,6 +92,17 @@ export function createDecompressor(compression: Compression, opts: DecompressOpt
       return new PassThrough();
   }
 }
+
+/**
+ * The most a gzip layer's inflate hands on at a time. Each of Node's zlib writes is a round trip
+ * through libuv's thread pool and a chunk pushed down the tar walk: with 512 KiB, an inflated
+ * layer takes a quarter of the round trips it took with 128 KiB. Measured on the bench image (345
+ * MB inflated, 2 cores, 10 interleaved runs): a cold OCI-layout scan 1.68 s with 128 KiB, 1.57 s
+ * with 256 KiB, 1.48 s with 512 KiB, 1.49 s with 1 MiB, 1.52 s with 2 MiB; peak RSS 124, 123,
+ * 126, 134 and 172 MiB. (Node's default, 16 KiB, takes 2.6 s for a bare gunzip of the same blobs
+ * that takes 1.1 s with 512 KiB: see the bench's two floors.)
+ */
+export const GUNZIP_CHUNK_BYTES = 512 * 1024;
 
 /** stream.compose (Node >= 16.9; not in this @types/node): one Duplex from a chain. */
 const compose = (streams as unknown as { compose: (...s: Duplex[]) => Duplex }).compose;

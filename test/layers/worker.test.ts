@@ -232,8 +232,18 @@ describe('worker threads: faults end the layer, never hang it', () => {
 });
 
 describe('workerCount', () => {
-  it('is on by default: unset, empty or `auto` take one less than the cores (the main thread has the last); 0 or anything else turns them off', () => {
-    const auto = availableParallelism() - 1;
+  it('by default (unset, empty or `auto`) one less than the cores (the main thread has the last), none on 2 cores or fewer; 0 or anything else turns them off', () => {
+    // the cores as the scan sees them when none are given
+    expect(workerCount(64, 64, {})).toBe(workerCount(64, 64, {}, availableParallelism()));
+    expect(workerCount(64, 64, {}, 1)).toBe(0);
+    expect(workerCount(64, 64, {}, 2)).toBe(0);
+    expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: 'auto' }, 2)).toBe(0);
+    expect(workerCount(64, 64, {}, 3)).toBe(2);
+    expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: '' }, 8)).toBe(7);
+    expect(workerCount(3, 2, {}, 8)).toBe(2);
+    // asked for, a worker runs on 2 cores all the same
+    expect(workerCount(3, 2, { DRYDOCK_LAYER_WORKERS: '1' }, 2)).toBe(1);
+    const auto = availableParallelism() > 2 ? availableParallelism() - 1 : 0;
     expect(workerCount(64, 64, {})).toBe(auto);
     expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: '' })).toBe(auto);
     expect(workerCount(64, 64, { DRYDOCK_LAYER_WORKERS: 'auto' })).toBe(auto);
