@@ -6,8 +6,7 @@ import { DrydockError, isAbort, type ErrorContext } from '../errors.js';
 import type { ImageSource } from '../ports/image-source.js';
 import { basicAuthorization, chainCredentials, parseTokenResponse, parseWwwAuthenticate, type Challenge, type CredentialProvider, type Credentials } from './auth.js';
 import { ecrCredentials } from './ecr-auth.js';
-import { nodeBodyOf, nodeFetch } from './http-transport.js';
-import type { IncomingMessage } from 'node:http';
+import { blobFetch, nodeBodyOf, nodeFetch, type NodeBody } from './http-transport.js';
 import { sha256Digest, verifyDigest } from './digest.js';
 import { MANIFEST_ACCEPT, MediaType, SCHEMA1_TYPES } from './media-types.js';
 import { apiHost, formatReference, isLoopbackHost, manifestReference, type RegistryReference } from './reference.js';
@@ -26,7 +25,8 @@ import type { Descriptor, FetchedManifest } from './types.js';
 
 /**
  * A client for the pull side of the OCI distribution API (distribution-spec v1.1) on
- * Node's http and https (http-transport.ts; fetch's web streams cost twice the CPU per byte): manifests and blobs, anonymous or token / Basic auth, retries, and a
+ * Node's http and https (http-transport.ts; fetch's web streams cost twice the CPU per byte; a
+ * blob over plain http is read straight off the socket, plain-http.ts): manifests and blobs, anonymous or token / Basic auth, retries, and a
  * strict transport policy (https, except plain http for loopback registries and hosts
  * listed as insecure). Blob downloads follow redirects to object storage by hand so that the
  * registry's Authorization header never leaves the registry's origin.
@@ -147,6 +147,8 @@ export class RegistryClient {
   private readonly sleep: Sleep;
   private readonly userAgent: string;
   private readonly fetchImpl: FetchLike;
+  /** for blobs (call.bytes set): the same as fetchImpl, but over plain http read off the socket (see blobFetch) */
+  private readonly blobFetchImpl: FetchLike;
   private readonly now: () => number;
   private readonly timeouts: RegistryTimeouts;
   private readonly grants = new Map<string, Grant>();
@@ -167,6 +169,7 @@ export class RegistryClient {
     this.sleep = options.sleep ?? realSleep;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.fetchImpl = options.fetch ?? nodeFetch;
+    this.blobFetchImpl = options.fetch ?? blobFetch;
     this.now = options.now ?? Date.now;
     this.timeouts = { ...DEFAULT_REGISTRY_TIMEOUTS, ...options.timeouts };
     for (const [k, v] of Object.entries(this.timeouts)) {
@@ -405,7 +408,7 @@ export class RegistryClient {
         let res: Response;
         try {
           watch.wait('response headers');
-          res = await this.fetchImpl(url, { method, headers, redirect: 'manual', signal: watch.signal });
+          res = await (call.bytes === undefined ? this.fetchImpl : this.blobFetchImpl)(url, { method, headers, redirect: 'manual', signal: watch.signal });
         } catch (e) {
           watch.stop();
           // Our own time bound first: it aborts the request through the same signal.
@@ -722,7 +725,7 @@ function relay(res: Response, call: Call): Readable {
  * come, with no async generator per chunk. The exchange's time bounds count only the time spent
  * waiting for the server: not while this stream's reader holds it back (the body is paused).
  */
-function relayNode(body: IncomingMessage, res: Response, call: Call): Readable {
+function relayNode(body: NodeBody, res: Response, call: Call): Readable {
   const watch = watchdogs.get(res);
   let paused = false;
   const out = new Readable({
