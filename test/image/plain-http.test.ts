@@ -193,8 +193,10 @@ describe('plainGet: answers that are not whole, or not HTTP, are errors', () => 
 });
 
 describe('plainGet: abort and back-pressure', () => {
-  it('an abort before the answer rejects with an AbortError; one during the body fails the body', async () => {
+  it('an abort before the request or the answer rejects with an AbortError; one during the body fails the body', async () => {
     const { url } = await serve(() => undefined);
+    // already aborted: nothing is sent
+    await expect(plainGet(new URL(url), {}, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
     const before = new AbortController();
     const pending = plainGet(new URL(url), {}, before.signal);
     before.abort();
