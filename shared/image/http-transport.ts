@@ -86,21 +86,16 @@ export function nodeFetch(input: URL | string, init: NodeFetchInit = {}): Promis
   return new Promise<Response>((resolve, reject) => {
     const options = { method, headers: init.headers ?? {}, agent: secure ? httpsAgent : httpAgent, ...(init.signal ? { signal: init.signal } : {}) };
     const req = (secure ? httpsRequest : httpRequest)(url, options, (msg) => {
-      const status = msg.statusCode ?? 0;
-      // fetch's Response allows 200–599 only; anything else (a 1xx that is not informational, a 6xx) is not HTTP we speak
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
-        msg.destroy();
-        reject(new TypeError(`${url.host} sent an answer that is not valid HTTP (status ${String(msg.statusCode)}: not in the range 200 to 599)`));
-        return;
-      }
-      const res = new NodeResponse(status, msg.statusMessage ?? '', new RawHeaders(msg.rawHeaders)) as unknown as Response;
       // An error before anyone reads the body (a reset while the client is between requests):
       // Node's IncomingMessage drops it when nobody listens; with this listener it is kept as the
       // stream's `errored`, so the reader that comes later gets the real cause (relay and the
       // async iterator both check it) instead of a bare premature close.
       msg.on('error', () => undefined);
-      bodies.set(res, msg);
-      resolve(res);
+      try {
+        resolve(responseOf(url, msg.statusCode, msg.statusMessage ?? '', msg.rawHeaders, msg));
+      } catch (e) {
+        reject(e);
+      }
     });
     // after the answer, errors come through the body (IncomingMessage) instead; this listener only keeps them from being uncaught
     req.on('error', reject);
@@ -115,15 +110,19 @@ export function nodeFetch(input: URL | string, init: NodeFetchInit = {}): Promis
  */
 export function blobFetch(input: URL | string, init: NodeFetchInit = {}): Promise<Response> {
   const url = typeof input === 'string' ? new URL(input) : input;
-  if (url.protocol !== 'http:' || (init.method ?? 'GET') !== 'GET') return nodeFetch(url, init);
-  if (init.redirect !== undefined && init.redirect !== 'manual') return Promise.reject(new TypeError('blobFetch returns redirects; it does not follow them'));
-  return plainGet(url, init.headers ?? {}, init.signal).then((answer) => {
-    if (answer.status < 200 || answer.status > 599) {
-      answer.body.destroy();
-      throw new TypeError(`${url.host} sent an answer that is not valid HTTP (status ${answer.status}: not in the range 200 to 599)`);
-    }
-    const res = new NodeResponse(answer.status, answer.statusText, new RawHeaders(answer.rawHeaders)) as unknown as Response;
-    bodies.set(res, answer.body);
-    return res;
-  });
+  // anything but a plain GET (and an unsupported redirect mode, which nodeFetch refuses) is nodeFetch's
+  if (url.protocol !== 'http:' || (init.method ?? 'GET') !== 'GET' || (init.redirect !== undefined && init.redirect !== 'manual')) return nodeFetch(url, init);
+  return plainGet(url, init.headers ?? {}, init.signal).then((a) => responseOf(url, a.status, a.statusText, a.rawHeaders, a.body));
+}
+
+/** The answer as nodeFetch and blobFetch resolve to it, its body kept for nodeBodyOf; a status fetch would refuse is an error (the body is dropped). */
+function responseOf(url: URL, status: number | undefined, statusText: string, rawHeaders: string[], body: NodeBody): Response {
+  // fetch's Response allows 200–599 only; anything else (a 1xx that is not informational, a 6xx) is not HTTP we speak
+  if (status === undefined || !Number.isInteger(status) || status < 200 || status > 599) {
+    body.destroy();
+    throw new TypeError(`${url.host} sent an answer that is not valid HTTP (status ${String(status)}: not in the range 200 to 599)`);
+  }
+  const res = new NodeResponse(status, statusText, new RawHeaders(rawHeaders)) as unknown as Response;
+  bodies.set(res, body);
+  return res;
 }

@@ -88,15 +88,16 @@ export function plainGet(url: URL, headers: Record<string, string>, signal?: Abo
       socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
     });
     socket.on('error', (e) => fail(e));
-    // the server closed its side: the end of a body framed by the connection, else too soon
-    socket.on('end', () => {
+    // The server closed its side, or the socket is gone: the end of a body framed by the
+    // connection, a body cut short, or no answer at all (a hang-up, as Node's client names it).
+    const ended = () => {
       if (body) body.connectionEnded();
       else fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-    });
+    };
+    socket.on('end', ended);
     socket.on('close', () => {
       signal?.removeEventListener('abort', onAbort);
-      if (!settled) fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-      else body?.connectionEnded();
+      ended();
     });
   });
 }
